@@ -1,0 +1,112 @@
+// The one error type of imagine: every failure carries its HTTP status and OpenAI error fields,
+// so the HTTP boundary maps errors in one place and the CLI prints one clear line.
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'service_unavailable';
+
+export interface ErrorFields {
+  status: number;
+  type: OpenAIErrorType;
+  code: string | null;
+  param: string | null;
+}
+
+export class ImagineError extends Error {
+  readonly status: number;
+  readonly type: OpenAIErrorType;
+  readonly code: string | null;
+  readonly param: string | null;
+  /** Seconds a client should wait before retrying (429/503). */
+  retryAfter?: number;
+
+  constructor(message: string, fields: ErrorFields, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ImagineError';
+    this.status = fields.status;
+    this.type = fields.type;
+    this.code = fields.code;
+    this.param = fields.param;
+  }
+
+  toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+// Named constructors: the catalog. Add here, never build ImagineError ad hoc elsewhere.
+export const errors = {
+  invalidParam: (param: string, message: string, code = 'invalid_value') =>
+    new ImagineError(message, { status: 400, type: 'invalid_request_error', code, param }),
+  invalidRequest: (message: string, code: string | null = null) =>
+    new ImagineError(message, { status: 400, type: 'invalid_request_error', code, param: null }),
+  unauthorized: (message = 'Incorrect or missing API key. Send it as "Authorization: Bearer <key>".') =>
+    new ImagineError(message, { status: 401, type: 'authentication_error', code: 'invalid_api_key', param: null }),
+  forbidden: (message: string) =>
+    new ImagineError(message, { status: 403, type: 'permission_error', code: 'forbidden', param: null }),
+  modelNotFound: (model: string) =>
+    new ImagineError(`The model '${model}' does not exist. GET /v1/models lists the available models.`, {
+      status: 404,
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      param: 'model',
+    }),
+  notFound: (message: string, code = 'not_found') =>
+    new ImagineError(message, { status: 404, type: 'invalid_request_error', code, param: null }),
+  payloadTooLarge: (limitBytes: number) =>
+    new ImagineError(`Request body is larger than the limit of ${limitBytes} bytes.`, {
+      status: 413,
+      type: 'invalid_request_error',
+      code: 'payload_too_large',
+      param: null,
+    }),
+  unsupportedMediaType: (message = 'Request body must be JSON (Content-Type: application/json).') =>
+    new ImagineError(message, { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', param: null }),
+  queueFull: (retryAfter: number) => {
+    const e = new ImagineError('The generation queue is full; retry later.', {
+      status: 429,
+      type: 'rate_limit_error',
+      code: 'queue_full',
+      param: null,
+    });
+    e.retryAfter = retryAfter;
+    return e;
+  },
+  rateLimited: (retryAfter: number) => {
+    const e = new ImagineError('Rate limit reached for this API key; retry later.', {
+      status: 429,
+      type: 'rate_limit_error',
+      code: 'rate_limit_exceeded',
+      param: null,
+    });
+    e.retryAfter = retryAfter;
+    return e;
+  },
+  modelLoad: (message: string, cause?: unknown) =>
+    new ImagineError(message, { status: 503, type: 'server_error', code: 'model_load_failed', param: null }, { cause }),
+  unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) => {
+    const e = new ImagineError(message, { status: 503, type: 'service_unavailable', code, param: null });
+    if (retryAfter !== undefined) e.retryAfter = retryAfter;
+    return e;
+  },
+  cancelled: (message = 'The job was cancelled.') =>
+    new ImagineError(message, { status: 499, type: 'invalid_request_error', code: 'cancelled', param: null }),
+  internal: (message = 'Internal server error.', cause?: unknown) =>
+    new ImagineError(message, { status: 500, type: 'server_error', code: 'internal_error', param: null }, { cause }),
+};
+
+export function isImagineError(e: unknown): e is ImagineError {
+  return e instanceof ImagineError;
+}
+
+/** Any thrown value as an ImagineError; unknown failures become a 500 without internals. */
+export function toImagineError(e: unknown): ImagineError {
+  if (e instanceof ImagineError) return e;
+  if (e instanceof Error && e.name === 'AbortError') return errors.cancelled();
+  return errors.internal(undefined, e);
+}

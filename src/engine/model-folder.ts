@@ -78,7 +78,9 @@ function readSchedule(dir: string): ScheduleConfig {
   const where = `${basename(dir)}/scheduler/scheduler_config.json`;
   const prediction = cfg.prediction_type ?? 'epsilon';
   if (prediction !== 'epsilon' && prediction !== 'v_prediction') {
-    throw errors.modelLoad(`${where}: prediction_type "${String(prediction)}" is not supported (epsilon or v_prediction)`);
+    throw errors.modelLoad(
+      `${where}: prediction_type "${String(prediction)}" is not supported (epsilon or v_prediction)`,
+    );
   }
   const betaSchedule = cfg.beta_schedule ?? 'scaled_linear';
   const trained = Array.isArray(cfg.trained_betas) ? (cfg.trained_betas as number[]) : null;
@@ -115,7 +117,8 @@ export function readModelFolder(dir: string): ModelFolderInfo {
   const vaeCfg = readJson(dir, 'vae_decoder/config.json', false);
   const own = readJson(dir, 'imagine.json', false);
   for (const f of ['vocab.json', 'merges.txt']) {
-    if (!existsSync(join(dir, 'tokenizer', f))) throw errors.modelLoad(`${basename(dir)}/tokenizer/${f}: file is missing`);
+    if (!existsSync(join(dir, 'tokenizer', f)))
+      throw errors.modelLoad(`${basename(dir)}/tokenizer/${f}: file is missing`);
   }
 
   // Native size: our own imagine.json, else the UNet's sample_size (latent side) x 8, else SD's

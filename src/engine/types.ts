@@ -1,7 +1,14 @@
 // Types at the engine boundary: what a generation takes, what it reports, what it returns.
 // The engine never sees HTTP, queues or SSE; adapters translate these.
 
-export const SAMPLER_NAMES = ['Euler', 'Euler a', 'Heun', 'DPM++ 2M Karras', 'DPM++ SDE Karras', 'DDIM'] as const;
+export const SAMPLER_NAMES = [
+  'Euler',
+  'Euler a',
+  'Heun',
+  'DPM++ 2M Karras',
+  'DPM++ SDE Karras',
+  'DDIM',
+] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
 export const RNG_SOURCES = ['cpu', 'nv'] as const;

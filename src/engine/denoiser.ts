@@ -1,0 +1,126 @@
+// The UNet as a k-diffusion denoiser D(x, σ) with classifier-free guidance, as A1111's CFGDenoiser
+// over DiscreteEpsDDPMDenoiser / DiscreteVDDPMDenoiser: input scaling c_in, σ → t, prediction type
+// and CFG live here and nowhere else. cond and uncond for all images go in ONE UNet call.
+import type { HostTensor, ModelSession } from '../runtime/index.ts';
+import type { PredictionType } from './model-folder.ts';
+import { type SigmaTable, sigmaToT } from './sampling/schedules.ts';
+import type { Denoiser } from './sampling/types.ts';
+
+export interface UnetIo {
+  sample: string;
+  timestep: string;
+  timestepType: 'float32' | 'int64' | 'float16';
+  /** Scalar, [1] or [batch] timestep input. */
+  timestepRank: 'scalar' | 'one' | 'batch';
+  context: string;
+  /** Width of encoder_hidden_states when the graph fixes it. */
+  contextWidth: number | null;
+}
+
+/** Finds the UNet's inputs by name and reads their dtypes (diffusers and Optimum exports differ). */
+export function resolveUnetIo(unet: ModelSession): UnetIo {
+  const need = (name: string) => {
+    const spec = unet.input(name);
+    if (!spec) {
+      const have = unet.inputs.map((s) => `${s.name}: ${s.type}`).join(', ');
+      throw new Error(`${unet.label}: no '${name}' input (the model has ${have})`);
+    }
+    return spec;
+  };
+  const sample = need('sample');
+  const timestep = need('timestep');
+  const context = need('encoder_hidden_states');
+  if (sample.type !== 'float32' && sample.type !== 'float16') {
+    throw new Error(`${unet.label}: 'sample' must be a float tensor, not ${sample.type}`);
+  }
+  if (timestep.type !== 'float32' && timestep.type !== 'int64' && timestep.type !== 'float16') {
+    throw new Error(`${unet.label}: 'timestep' must be float32, float16 or int64, not ${timestep.type}`);
+  }
+  const last = context.shape[context.shape.length - 1];
+  return {
+    sample: sample.name,
+    timestep: timestep.name,
+    timestepType: timestep.type,
+    timestepRank: timestep.shape.length === 0 ? 'scalar' : timestep.shape[0] === 1 ? 'one' : 'batch',
+    context: context.name,
+    contextWidth: typeof last === 'number' ? last : null,
+  };
+}
+
+export interface DenoiserSpec {
+  unet: ModelSession;
+  io: UnetIo;
+  table: SigmaTable;
+  predictionType: PredictionType;
+  /** encoder_hidden_states for the UNet batch: [cond × n, uncond × n]. */
+  context: Float32Array;
+  contextDims: readonly number[];
+  /** Images in the batch (the UNet sees 2n). */
+  n: number;
+  /** [channels, h, w] of one latent. */
+  latentShape: readonly [number, number, number];
+  cfgScale: number;
+  signal?: AbortSignal;
+  /** Called after each UNet call with the ORT time of that call. */
+  onModelCall?: () => void;
+}
+
+export function createDenoiser(spec: DenoiserSpec): Denoiser {
+  const { unet, io, table, n, cfgScale } = spec;
+  const per = spec.latentShape[0] * spec.latentShape[1] * spec.latentShape[2];
+  const size = n * per;
+  const contextFeed: HostTensor = { type: 'float32', data: spec.context, dims: spec.contextDims };
+  const sampleIn = new Float32Array(2 * size);
+
+  return async (x, sigma, timestep) => {
+    if (spec.signal?.aborted) {
+      throw spec.signal.reason instanceof Error
+        ? spec.signal.reason
+        : new DOMException('Aborted', 'AbortError');
+    }
+    const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+    for (let j = 0; j < size; j++) sampleIn[j] = x[j] * cIn;
+    sampleIn.copyWithin(size, 0, size);
+
+    const t = timestep ?? sigmaToT(table, sigma);
+    const out = await unet.run({
+      [io.sample]: { type: 'float32', data: sampleIn, dims: [2 * n, ...spec.latentShape] },
+      [io.timestep]: timestepFeed(io, t, 2 * n),
+      [io.context]: contextFeed,
+    });
+    spec.onModelCall?.();
+    const pred = Object.values(out)[0];
+    if (pred?.type !== 'float32' || pred.data.length !== 2 * size) {
+      throw new Error(`${unet.label}: output has ${pred?.data.length ?? 0} values, expected ${2 * size}`);
+    }
+    const m = pred.data;
+    const denoised = new Float32Array(size);
+    if (spec.predictionType === 'epsilon') {
+      for (let j = 0; j < size; j++) {
+        const cond = x[j] - sigma * m[j];
+        const uncond = x[j] - sigma * m[size + j];
+        denoised[j] = uncond + cfgScale * (cond - uncond);
+      }
+    } else {
+      // v-prediction with sigma_data 1: c_skip = 1/(σ²+1), c_out = -σ/sqrt(σ²+1).
+      const cSkip = 1 / (sigma * sigma + 1);
+      const cOut = -sigma * cIn;
+      for (let j = 0; j < size; j++) {
+        const cond = x[j] * cSkip + m[j] * cOut;
+        const uncond = x[j] * cSkip + m[size + j] * cOut;
+        denoised[j] = uncond + cfgScale * (cond - uncond);
+      }
+    }
+    return denoised;
+  };
+}
+
+function timestepFeed(io: UnetIo, t: number, batch: number): HostTensor {
+  const count = io.timestepRank === 'batch' ? batch : 1;
+  const dims = io.timestepRank === 'scalar' ? [] : [count];
+  if (io.timestepType === 'int64') {
+    // Integer-timestep exports cannot take k-diffusion's fractional t: round to the nearest.
+    return { type: 'int64', data: new BigInt64Array(count).fill(BigInt(Math.round(t))), dims };
+  }
+  return { type: 'float32', data: new Float32Array(count).fill(t), dims };
+}

@@ -1,0 +1,242 @@
+// A loaded Stable Diffusion pipeline: text encoder → sampling loop over the denoiser → VAE decoder.
+// One model folder loads once and serves every request; dispose() frees its sessions.
+import { errors } from '../errors.ts';
+import { loadSession, type ModelSession, type RuntimeOptions } from '../runtime/index.ts';
+import { createDenoiser, resolveUnetIo, type UnetIo } from './denoiser.ts';
+import { type ModelFolderInfo, readModelFolder } from './model-folder.ts';
+import { latentPreviews } from './preview.ts';
+import { createGenerator, type NoiseGenerator } from './rng/index.ts';
+import { buildSigmaTable, planSampling, type SigmaTable } from './sampling/index.ts';
+import { PromptEncoder } from './text-encoder.ts';
+import { ClipTokenizer } from './tokenizer/index.ts';
+import type { GeneratedImage, GenerateOptions, GenerateRequest, GenerateResult } from './types.ts';
+import { VaeDecoder } from './vae.ts';
+import { validateRequest } from './validate.ts';
+
+export interface Pipeline {
+  readonly info: ModelFolderInfo;
+  generate(req: GenerateRequest, opts?: GenerateOptions): Promise<GenerateResult>;
+  /** Milliseconds spent inside ORT, per component, since load (for benchmarks). */
+  ortTime(): { textEncoder: number; unet: number; vaeDecoder: number };
+  dispose(): Promise<void>;
+}
+
+export interface LoadOptions {
+  runtime?: RuntimeOptions;
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new DOMException('The operation was aborted.', 'AbortError');
+}
+
+function checkSignal(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** Wraps a structural problem found after load as a model error naming the model. */
+function modelError(info: ModelFolderInfo, e: unknown): Error {
+  return errors.modelLoad(`${info.name}: ${e instanceof Error ? e.message : String(e)}`, e);
+}
+
+export async function loadPipeline(dir: string, options: LoadOptions = {}): Promise<Pipeline> {
+  const info = readModelFolder(dir);
+  const tokenizer = await ClipTokenizer.fromFolder(info.files.tokenizer);
+  const table = buildSigmaTable(info.schedule);
+  const sessions: ModelSession[] = [];
+  try {
+    const load = async (path: string) => {
+      const s = await loadSession(path, options.runtime);
+      sessions.push(s);
+      return s;
+    };
+    const textSession = await load(info.files.textEncoder);
+    const unet = await load(info.files.unet);
+    const vaeSession = await load(info.files.vaeDecoder);
+    let encoder: PromptEncoder;
+    let io: UnetIo;
+    let vae: VaeDecoder;
+    try {
+      encoder = new PromptEncoder(textSession, tokenizer);
+      io = resolveUnetIo(unet);
+      vae = new VaeDecoder(vaeSession, info.vaeScalingFactor);
+    } catch (e) {
+      throw modelError(info, e);
+    }
+    const textWidth = textSession.outputs[0]?.shape[2];
+    if (typeof textWidth === 'number' && io.contextWidth !== null && textWidth !== io.contextWidth) {
+      throw errors.modelLoad(
+        `${info.name}: text_encoder/model.onnx gives hidden states of width ${textWidth}, but unet/model.onnx takes encoder_hidden_states of width ${io.contextWidth}`,
+      );
+    }
+    return createPipeline(info, table, tokenizer, encoder, unet, io, vae, sessions);
+  } catch (e) {
+    await Promise.all(sessions.map((s) => s.dispose()));
+    throw e;
+  }
+}
+
+function createPipeline(
+  info: ModelFolderInfo,
+  table: SigmaTable,
+  tokenizer: ClipTokenizer,
+  encoder: PromptEncoder,
+  unet: ModelSession,
+  io: UnetIo,
+  vae: VaeDecoder,
+  sessions: ModelSession[],
+): Pipeline {
+  const [textSession, , vaeSession] = sessions;
+  let disposed = false;
+  // ORT sessions are not re-entrant for our purposes: one generation at a time per pipeline.
+  let busy: Promise<unknown> = Promise.resolve();
+
+  async function run(req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
+    if (disposed) throw errors.unavailable(`${info.name}: model was unloaded`);
+    validateRequest(req, info);
+    const { signal, onEvent } = opts;
+    const started = performance.now();
+    const ort0 = { text: textSession.runMs, unet: unet.runMs, vae: vaeSession.runMs };
+    const n = req.n;
+    const h = req.height / 8;
+    const w = req.width / 8;
+    const latentShape = [4, h, w] as const;
+    const per = 4 * h * w;
+
+    checkSignal(signal);
+    let encoded: Awaited<ReturnType<PromptEncoder['encode']>>;
+    try {
+      encoded = await encoder.encode([req.prompt, req.negativePrompt ?? '']);
+    } catch (e) {
+      throw modelError(info, e);
+    }
+    if (io.contextWidth !== null && encoded.width !== io.contextWidth) {
+      throw errors.modelLoad(
+        `${info.name}: text_encoder/model.onnx gives hidden states of width ${encoded.width}, but unet/model.onnx takes ${io.contextWidth}`,
+      );
+    }
+    const warnings: string[] = [];
+    const limit = tokenizer.maxLength - 2;
+    if (encoded.truncated[0]) {
+      warnings.push(`The prompt has ${encoded.tokenCounts[0]} tokens; only the first ${limit} were used.`);
+    }
+    if (encoded.truncated[1]) {
+      warnings.push(
+        `The negative prompt has ${encoded.tokenCounts[1]} tokens; only the first ${limit} were used.`,
+      );
+    }
+    const ctxSize = encoded.tokens * encoded.width;
+    const context = new Float32Array(2 * n * ctxSize);
+    for (let i = 0; i < n; i++) {
+      context.set(encoded.hidden.subarray(0, ctxSize), i * ctxSize);
+      context.set(encoded.hidden.subarray(ctxSize, 2 * ctxSize), (n + i) * ctxSize);
+    }
+
+    // Image i draws from its own generator seeded with seed + i: initial noise first, then every
+    // ancestral draw, so each image is the same whatever n it was requested with.
+    const generators: NoiseGenerator[] = [];
+    for (let i = 0; i < n; i++) generators.push(createGenerator(req.rng, req.seed + i));
+    const drawNoise = () => {
+      const out = new Float32Array(n * per);
+      for (let i = 0; i < n; i++) out.set(generators[i].randn(per), i * per);
+      return out;
+    };
+
+    const plan = planSampling(req.sampler, table, req.steps);
+    const x = drawNoise();
+    for (let j = 0; j < x.length; j++) x[j] *= plan.initScale;
+
+    const denoise = createDenoiser({
+      unet,
+      io,
+      table,
+      predictionType: info.schedule.predictionType,
+      context,
+      contextDims: [2 * n, encoded.tokens, encoded.width],
+      n,
+      latentShape,
+      cfgScale: req.cfgScale,
+      signal,
+    });
+
+    let lastPreview = Number.NEGATIVE_INFINITY;
+    const previewEvery = opts.previewIntervalMs;
+    let latents: Float32Array;
+    try {
+      latents = await plan.sampler(denoise, x, plan.sigmas, {
+        noise: drawNoise,
+        signal,
+        timesteps: plan.timesteps,
+        onStep: ({ step, totalSteps, sigma, denoised }) => {
+          const now = performance.now();
+          onEvent?.({ type: 'step', step: step + 1, totalSteps, sigma, elapsedMs: now - started });
+          if (previewEvery !== undefined && onEvent && now - lastPreview >= previewEvery) {
+            lastPreview = now;
+            onEvent({
+              type: 'preview',
+              step: step + 1,
+              totalSteps,
+              images: latentPreviews(denoised, n, h, w),
+            });
+          }
+        },
+      });
+    } catch (e) {
+      if (signal?.aborted) throw abortError(signal);
+      throw rethrowRun(info, e);
+    }
+
+    const images: GeneratedImage[] = [];
+    for (let i = 0; i < n; i++) {
+      checkSignal(signal);
+      const latent = latents.slice(i * per, (i + 1) * per);
+      let decoded: Awaited<ReturnType<VaeDecoder['decode']>>;
+      try {
+        decoded = await vae.decode(latent, latentShape);
+      } catch (e) {
+        throw rethrowRun(info, e);
+      }
+      images.push({
+        seed: req.seed + i,
+        width: decoded.width,
+        height: decoded.height,
+        data: decoded.rgb,
+        float: decoded.float,
+        latent,
+      });
+    }
+    return {
+      images,
+      warnings,
+      timings: {
+        totalMs: performance.now() - started,
+        textMs: textSession.runMs - ort0.text,
+        unetMs: unet.runMs - ort0.unet,
+        vaeMs: vaeSession.runMs - ort0.vae,
+        steps: req.steps,
+      },
+    };
+  }
+
+  return {
+    info,
+    generate(req, opts = {}) {
+      const result = busy.then(() => run(req, opts));
+      busy = result.catch(() => undefined);
+      return result;
+    },
+    ortTime: () => ({ textEncoder: textSession.runMs, unet: unet.runMs, vaeDecoder: vaeSession.runMs }),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await busy;
+      await Promise.all(sessions.map((s) => s.dispose()));
+    },
+  };
+}
+
+function rethrowRun(info: ModelFolderInfo, e: unknown): Error {
+  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'ImagineError')) return e;
+  return errors.internal(`${info.name}: generation failed: ${e instanceof Error ? e.message : String(e)}`, e);
+}

@@ -1,0 +1,19 @@
+// Euler a: ancestral Euler with eta 1 (k-diffusion sample_euler_ancestral; Ho et al. 2020 noise).
+import { ancestralStep } from './ancestral-step.ts';
+import type { Sampler } from './types.ts';
+import { addScaled, throwIfAborted, toD } from './vector.ts';
+
+export const sampleEulerAncestral: Sampler = async (denoise, x, sigmas, { noise, signal, onStep }) => {
+  x = x.slice();
+  const steps = sigmas.length - 1;
+  for (let i = 0; i < steps; i++) {
+    throwIfAborted(signal);
+    const denoised = await denoise(x, sigmas[i]);
+    onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
+    const { down, up } = ancestralStep(sigmas[i], sigmas[i + 1]);
+    addScaled(x, toD(x, denoised, sigmas[i]), down - sigmas[i]);
+    // No draw on the final step to sigma 0: the kit and k-diffusion 0.0.16 skip it.
+    if (sigmas[i + 1] > 0) addScaled(x, noise(), up);
+  }
+  return x;
+};

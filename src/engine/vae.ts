@@ -1,0 +1,51 @@
+// Latent → pixels: the VAE decoder, one image per call (a 512² decode is ~2.3 GB of activations,
+// so batching n images would multiply peak memory for no speed gain on CPU).
+import type { ModelSession } from '../runtime/index.ts';
+
+export interface DecodedImage {
+  /** clamp(x/2 + 0.5, 0, 1), [3, H, W]. */
+  float: Float32Array;
+  /** round(float * 255), interleaved RGB. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export class VaeDecoder {
+  private readonly inputName: string;
+
+  constructor(
+    private readonly session: ModelSession,
+    private readonly scalingFactor: number,
+  ) {
+    const spec = session.input('latent_sample') ?? session.inputs[0];
+    if (!spec || session.inputs.length !== 1) {
+      throw new Error(`${session.label}: expected one input 'latent_sample'`);
+    }
+    this.inputName = spec.name;
+  }
+
+  async decode(latent: Float32Array, shape: readonly [number, number, number]): Promise<DecodedImage> {
+    const scaled = new Float32Array(latent.length);
+    for (let i = 0; i < latent.length; i++) scaled[i] = latent[i] / this.scalingFactor;
+    const out = await this.session.run({
+      [this.inputName]: { type: 'float32', data: scaled, dims: [1, ...shape] },
+    });
+    const sample = out.sample ?? Object.values(out)[0];
+    if (sample?.type !== 'float32' || sample.dims.length !== 4 || sample.dims[1] !== 3) {
+      throw new Error(`${this.session.label}: expected an image output [1, 3, H, W]`);
+    }
+    const [, , height, width] = sample.dims;
+    const plane = width * height;
+    const float = new Float32Array(3 * plane);
+    const rgb = new Uint8Array(3 * plane);
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < plane; p++) {
+        const v = Math.min(1, Math.max(0, sample.data[c * plane + p] / 2 + 0.5));
+        float[c * plane + p] = v;
+        rgb[p * 3 + c] = Math.round(v * 255);
+      }
+    }
+    return { float, rgb, width, height };
+  }
+}

@@ -31,7 +31,7 @@ export const sampleDpmppSde: Sampler = async (denoise, x, sigmas, { noise, signa
     const mid = ancestralStep(sigmaFn(t), sigmaFn(s));
     const sMid = tFn(mid.down);
     const a1 = sigmaFn(sMid) / sigmaFn(t);
-    const b1 = -Math.expm1(-(t - sMid));
+    const b1 = -Math.expm1(t - sMid);
     const x2 = new Float32Array(x.length);
     for (let j = 0; j < x.length; j++) x2[j] = a1 * x[j] + b1 * denoised[j];
     addScaled(x2, noise(), mid.up);
@@ -42,7 +42,7 @@ export const sampleDpmppSde: Sampler = async (denoise, x, sigmas, { noise, signa
     const end = ancestralStep(sigmaFn(t), sigmaFn(tNext));
     const tNextDown = tFn(end.down);
     const a2 = sigmaFn(tNextDown) / sigmaFn(t);
-    const b2 = -Math.expm1(-(t - tNextDown));
+    const b2 = -Math.expm1(t - tNextDown);
     for (let j = 0; j < x.length; j++) {
       const d = (1 - fac) * denoised[j] + fac * denoised2[j];
       x[j] = a2 * x[j] + b2 * d;

@@ -1,0 +1,149 @@
+// `imagine generate`: one generation through the engine library, written to files.
+// Its flags are a contract other tools drive; bad input gets one clear line and exit code 1.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { loadPipeline } from '../engine/pipeline.ts';
+import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
+import { randomSeed } from '../engine/validate.ts';
+import { errors } from '../errors.ts';
+import { encodeImage, formatFromPath } from '../output/encode.ts';
+
+export const DEFAULT_MODEL = 'imagine-demo';
+
+interface GenerateFlags {
+  model?: string;
+  modelsDir: string;
+  prompt: string;
+  negativePrompt?: string;
+  sampler?: SamplerName;
+  steps?: number;
+  cfgScale?: number;
+  seed?: number;
+  n: number;
+  size?: { width: number; height: number };
+  rng: RngSource;
+  output: string;
+  quality?: number;
+  progress: boolean;
+}
+
+function integer(value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected an integer.');
+  return Number(value);
+}
+
+function number(value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v)) throw new InvalidArgumentError('expected a number.');
+  return v;
+}
+
+function size(value: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected <width>x<height>, e.g. 512x512.');
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+/** A folder path, or a model id under the models directory. */
+export function resolveModelDir(model: string | undefined, modelsDir: string): string {
+  const id = model ?? DEFAULT_MODEL;
+  if (model && existsSync(join(model, 'model_index.json'))) return resolve(model);
+  const dir = resolve(modelsDir, id);
+  if (!existsSync(dir)) {
+    throw errors.modelNotFound(id);
+  }
+  return dir;
+}
+
+/** out.png with n = 3 → out-0.png, out-1.png, out-2.png. */
+export function outputPaths(output: string, n: number): string[] {
+  if (n === 1) return [output];
+  const ext = extname(output);
+  const stem = join(dirname(output), basename(output, ext));
+  return Array.from({ length: n }, (_, i) => `${stem}-${i}${ext}`);
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('generate images with a local Stable Diffusion model')
+    .option(
+      '--model <folder-or-id>',
+      `model folder, or a model id in --models-dir (default: ${DEFAULT_MODEL})`,
+    )
+    .option(
+      '--models-dir <dir>',
+      'where model ids are looked up',
+      process.env.IMAGINE_MODELS_DIR ?? './models',
+    )
+    .requiredOption('--prompt <text>', 'what to draw (may be empty: unconditional generation)')
+    .option('--negative-prompt <text>', 'what to avoid')
+    .addOption(new Option('--sampler <name>', 'sampler (default: the model default)').choices(SAMPLER_NAMES))
+    .option('--steps <int>', 'sampling steps, 1..50 (default: the model default)', integer)
+    .option('--cfg-scale <float>', 'classifier-free guidance scale (default: the model default)', number)
+    .option('--seed <int>', 'seed; image i uses seed + i (default: random)', integer)
+    .option('--n <int>', 'number of images, 1..4', integer, 1)
+    .option('--size <WxH>', 'image size, multiples of 8 (default: the model native size)', size)
+    .addOption(new Option('--rng <source>', 'noise source').choices(RNG_SOURCES).default('cpu'))
+    .requiredOption('--output <path>', 'output file; its extension picks png, jpg/jpeg or webp')
+    .option('--quality <0-100>', 'jpeg/webp quality', integer)
+    .option('--no-progress', 'no progress bar')
+    .action(async (flags: GenerateFlags) => {
+      await runGenerate(flags);
+    });
+}
+
+async function runGenerate(flags: GenerateFlags): Promise<void> {
+  const format = formatFromPath(flags.output);
+  if (!format) throw new Error(`--output must end in .png, .jpg, .jpeg or .webp, got '${flags.output}'`);
+  if (flags.seed !== undefined && flags.seed < 0) throw new Error('--seed must be 0 or more');
+  const pipeline = await loadPipeline(resolveModelDir(flags.model, flags.modelsDir));
+  try {
+    const info = pipeline.info;
+    const steps = flags.steps ?? info.defaults.steps;
+    const bar =
+      flags.progress && process.stderr.isTTY !== false
+        ? new SingleBar({
+            format: 'generating [{bar}] {value}/{total} steps | {duration}s',
+            stream: process.stderr,
+            hideCursor: true,
+          })
+        : null;
+    bar?.start(steps, 0);
+    const result = await pipeline
+      .generate(
+        {
+          prompt: flags.prompt,
+          negativePrompt: flags.negativePrompt,
+          sampler: flags.sampler ?? info.defaults.sampler,
+          steps,
+          cfgScale: flags.cfgScale ?? info.defaults.cfgScale,
+          seed: flags.seed ?? randomSeed(),
+          n: flags.n,
+          width: flags.size?.width ?? info.nativeWidth,
+          height: flags.size?.height ?? info.nativeHeight,
+          rng: flags.rng,
+        },
+        { onEvent: (e) => e.type === 'step' && bar?.update(e.step) },
+      )
+      .finally(() => bar?.stop());
+    for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+    const paths = outputPaths(flags.output, result.images.length);
+    await mkdir(dirname(resolve(flags.output)), { recursive: true });
+    for (let i = 0; i < result.images.length; i++) {
+      await writeFile(
+        paths[i],
+        await encodeImage(result.images[i], {
+          format,
+          compression: flags.quality === undefined ? undefined : 100 - flags.quality,
+        }),
+      );
+      process.stdout.write(`${paths[i]}\tseed ${result.images[i].seed}\n`);
+    }
+  } finally {
+    await pipeline.dispose();
+  }
+}

@@ -1,0 +1,1 @@
+export { ClipTokenizer, type TokenizeResult } from './clip-tokenizer.ts';

@@ -59,7 +59,8 @@ export class ClipTokenizer {
     return ClipTokenizer.build(data, {
       vocab: 'tokenizer vocab',
       merges: 'tokenizer merges',
-      pad: 'tokenizer',
+      pad: 'tokenizer padToken',
+      maxLength: 'tokenizer maxLength',
     });
   }
 
@@ -78,7 +79,7 @@ export class ClipTokenizer {
     const pad = idOf(data.padToken ?? END_OF_TEXT, sources.pad, 'pad_token');
     const maxLength = data.maxLength ?? DEFAULT_MAX_LENGTH;
     if (!Number.isInteger(maxLength) || maxLength < 2)
-      throw errors.modelLoad(`${sources.pad}: maxLength must be an integer of at least 2`);
+      throw errors.modelLoad(`${sources.maxLength}: must be an integer of at least 2`);
     return new ClipTokenizer(
       vocab,
       new Bpe(mergeRanks(data.merges, sources.merges)),

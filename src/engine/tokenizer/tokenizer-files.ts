@@ -18,6 +18,7 @@ export interface DataSources {
   vocab: string;
   merges: string;
   pad: string;
+  maxLength: string;
 }
 
 export const DEFAULT_MAX_LENGTH = 77;
@@ -56,7 +57,7 @@ export async function readTokenizerFolder(
   };
   const pad =
     padFromSpecial !== undefined ? specialFile : padFromConfig !== undefined ? configFile : vocabFile;
-  return { data, sources: { vocab: vocabFile, merges: mergesFile, pad } };
+  return { data, sources: { vocab: vocabFile, merges: mergesFile, pad, maxLength: configFile } };
 }
 
 async function readText(

@@ -49,6 +49,7 @@ export class ClipTokenizer {
     return ClipTokenizer.build(data, sources);
   }
 
+  /** From data already in memory; the vocab object is used as is, not copied. */
   static fromData(data: {
     vocab: Record<string, number>;
     merges: string[];
@@ -115,6 +116,8 @@ function lookup(vocab: Readonly<Record<string, number>>, token: string): number 
   return Object.hasOwn(vocab, token) ? vocab[token] : undefined;
 }
 
+const SIMPLE_PAIR = /^\S+ \S+$/;
+
 /** Merge pair → rank; a repeated pair keeps its last rank, as building a dict from the list does. */
 function mergeRanks(lines: readonly string[], source: string): Map<string, number> {
   const ranks = new Map<string, number>();
@@ -124,14 +127,8 @@ function mergeRanks(lines: readonly string[], source: string): Map<string, numbe
   let rank = 0;
   for (let i = start; i < lines.length && rank < MAX_MERGES; i++) {
     const line = lines[i];
-    const space = line.indexOf(' ');
     // Nearly every line is already "first second", which is its own key.
-    if (
-      space > 0 &&
-      space === line.lastIndexOf(' ') &&
-      space < line.length - 1 &&
-      !/\s/.test(line.slice(-1))
-    ) {
+    if (SIMPLE_PAIR.test(line)) {
       ranks.set(line, rank++);
       continue;
     }

@@ -1,0 +1,226 @@
+"""Train imagine's demo model end to end and export it: one command, fixed seeds.
+
+  /usr/bin/python3 tools/demo-model/train.py --out models/imagine-demo
+
+Stages: tokenizer -> draw scenes -> VAE (then frozen) -> encode latents -> text encoder + UNet
+(epsilon prediction on SD's scaled_linear schedule, 10% empty captions for CFG) -> ONNX export
+-> a 16-sample grid from the trained weights.
+"""
+import argparse
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import diffusion  # noqa: E402
+import export  # noqa: E402
+import models  # noqa: E402
+import scenes  # noqa: E402
+import vocab as vocab_mod  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GRID_PROMPTS = [
+    'a large red circle on a blue background',
+    'a small yellow star at the top left and a green square on a white background',
+    'a large purple triangle on a yellow background',
+    'a big orange ring in the centre on a black background',
+    'a cyan star on the right on a red background',
+    'a pink square at the bottom on a white background',
+    'a large blue ring on the left and a small red triangle on the right on a white background',
+    'a green circle in the bottom right corner on a pink background',
+    'a white star in the middle against a black background',
+    'a large black square on an orange background',
+    'a small red circle at the top on a gradient from blue to white',
+    'a yellow triangle on blue and white stripes',
+    'a tiny white circle at the bottom left on a purple background',
+    'a large green star and a small blue circle on a yellow background',
+    'an orange square at the top right on a cyan background',
+    'a purple ring on a white background',
+]
+
+
+def log(msg, t0=[time.time()]):
+    print(f'[{time.time() - t0[0]:7.1f}s] {msg}', flush=True)
+
+
+def to_tensor(imgs):
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def lr_at(step, total, peak, warmup=100):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))))
+
+
+def train_vae(images, steps, rng):
+    """KL autoencoder on 64x64 crops (the convs are translation-equivariant, crops are 4x cheaper)."""
+    vae = models.VAE()
+    opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    n = len(images)
+    for step in range(steps):
+        for g in opt.param_groups:
+            g['lr'] = lr_at(step, steps, 1e-3)
+        idx = rng.integers(0, n, 32)
+        oy, ox = rng.integers(0, 9, 2) * 8
+        x = to_tensor(images[idx][:, oy:oy + 64, ox:ox + 64])
+        mu, logvar = vae.encoder(x)
+        logvar = logvar.clamp(-12, 4)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        y = vae.decoder(z)
+        rec = (y - x).abs().mean() + (y - x).pow(2).mean()
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = rec + 1e-4 * kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f'vae {step}/{steps} rec {rec.item():.4f} kl {kl.item():.2f}')
+    vae.eval()
+    for p in vae.parameters():
+        p.requires_grad_(False)
+    return vae
+
+
+@torch.no_grad()
+def encode_all(vae, images):
+    out = []
+    for i in range(0, len(images), 200):
+        out.append(vae.encoder(to_tensor(images[i:i + 200]))[0])
+    return torch.cat(out)
+
+
+def make_caption(scene, rng):
+    r = rng.random()
+    if r < 0.1:
+        return ''
+    if r < 0.13:
+        return scenes.colour_only_caption(scene, rng)
+    return scenes.caption(scene, rng)
+
+
+class Ema:
+    def __init__(self, modules, decay):
+        self.decay = decay
+        self.params = [p for m in modules for p in m.parameters()]
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self, step):
+        d = min(self.decay, (1 + step) / (10 + step))
+        for s, p in zip(self.shadow, self.params):
+            s.mul_(d).add_(p.detach(), alpha=1 - d)
+
+    @torch.no_grad()
+    def copy_to(self):
+        for s, p in zip(self.shadow, self.params):
+            p.copy_(s)
+
+
+def train_unet(latents, scene_list, tok, steps, batch, rng, prng):
+    """Text encoder + UNet jointly, epsilon prediction, uniform integer timesteps."""
+    te = models.TextEncoder(len(tok.vocab))
+    unet = models.UNet()
+    params = list(te.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
+    ema = Ema([te, unet], 0.998)
+    ac = torch.from_numpy(diffusion.ALPHAS_CUMPROD.astype(np.float32))
+    cache = {}
+    n = len(latents)
+    running = None
+    for step in range(steps):
+        for g in opt.param_groups:
+            g['lr'] = lr_at(step, steps, 5e-4)
+        idx = rng.integers(0, n, batch)
+        caps = [make_caption(scene_list[i], prng) for i in idx]
+        ids = torch.tensor([cache.setdefault(c, tok.encode(c)) for c in caps], dtype=torch.int32)
+        z0 = latents[idx]
+        t = torch.from_numpy(rng.integers(0, 1000, batch))
+        eps = torch.randn_like(z0)
+        a = ac[t][:, None, None, None]
+        xt = a.sqrt() * z0 + (1 - a).sqrt() * eps
+        pred = unet(xt, t.float(), te(ids))
+        loss = F.mse_loss(pred, eps)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update(step)
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 100 == 0 or step == steps - 1:
+            log(f'unet {step}/{steps} loss {running:.4f}')
+    ema.copy_to()
+    te.eval(), unet.eval()
+    return te, unet
+
+
+@torch.no_grad()
+def sample_grid(vae, te, unet, tok, scale, path, seed=0):
+    ids = torch.tensor([tok.encode(p) for p in GRID_PROMPTS], dtype=torch.int32)
+    uncond = te(torch.tensor([tok.encode('')] * len(GRID_PROMPTS), dtype=torch.int32))
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(len(GRID_PROMPTS), 4, 16, 16, generator=g)
+    lat = diffusion.sample_dpmpp_2m(unet, te(ids), uncond, noise)
+    img = ((vae.decoder(lat / scale) / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    rows = [np.concatenate(list(img[r * 4:(r + 1) * 4]), axis=1) for r in range(4)]
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--out', default='models/imagine-demo')
+    ap.add_argument('--seed', type=int, default=1234)
+    ap.add_argument('--scenes', type=int, default=16000)
+    ap.add_argument('--vae-steps', type=int, default=1200)
+    ap.add_argument('--unet-steps', type=int, default=3000)
+    ap.add_argument('--batch', type=int, default=48)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--grid', default=os.path.join(HERE, 'samples-grid.png'))
+    ap.add_argument('--checkpoint', default='/tmp/imagine-demo-ckpt.pt', help='trained weights, to re-export without training')
+    ap.add_argument('--export-only', action='store_true')
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    prng = random.Random(args.seed)
+
+    vocab, merges = vocab_mod.build(scenes.ALL_WORDS)
+    tok = vocab_mod.Tokenizer(vocab, merges)
+    log(f'tokenizer: {len(vocab)} entries, {len(merges)} merges')
+
+    if args.export_only:
+        ck = torch.load(args.checkpoint)
+        vae, te, unet = models.VAE(), models.TextEncoder(len(vocab)), models.UNet()
+        vae.load_state_dict(ck['vae']), te.load_state_dict(ck['te']), unet.load_state_dict(ck['unet'])
+        scale = ck['scale']
+    else:
+        scene_list = [scenes.sample_scene(prng) for _ in range(args.scenes)]
+        images = np.stack([scenes.render(s) for s in scene_list])
+        log(f'drew {len(images)} scenes')
+        vae = train_vae(images, args.vae_steps, rng)
+        latents = encode_all(vae, images)
+        scale = float(1.0 / latents.std())
+        with torch.no_grad():
+            rec = vae.decoder(latents[:64])
+            err = (rec - to_tensor(images[:64])).abs().mean().item() * 127.5
+        log(f'latents {tuple(latents.shape)} std {latents.std():.4f} -> scaling_factor {scale:.5f}; mean abs recon error {err:.2f}/255')
+        te, unet = train_unet(latents * scale, scene_list, tok, args.unet_steps, args.batch, rng, prng)
+        torch.save({'vae': vae.state_dict(), 'te': te.state_dict(), 'unet': unet.state_dict(), 'scale': scale}, args.checkpoint)
+
+    info = {'trained_on': 'synthetic scenes', 'held_out_pairs': sorted(' '.join(p) for p in scenes.HELD_OUT)}
+    export.export_all(args.out, vae, te, unet, vocab, merges, scale, info)
+    log(f'exported ONNX to {args.out}')
+    sample_grid(vae, te, unet, tok, scale, args.grid)
+    log(f'wrote {args.grid}')
+
+
+if __name__ == '__main__':
+    main()

@@ -53,7 +53,10 @@ export function resolveModelDir(model: string | undefined, modelsDir: string): s
   if (model && existsSync(join(model, 'model_index.json'))) return resolve(model);
   const dir = resolve(modelsDir, id);
   if (!existsSync(dir)) {
-    throw errors.modelNotFound(id);
+    throw errors.invalidParam(
+      'model',
+      `model '${id}' not found: no model folder at '${model ?? dir}' nor a model of that id in '${modelsDir}'`,
+    );
   }
   return dir;
 }

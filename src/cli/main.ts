@@ -4,7 +4,7 @@ import { registerGenerate } from './generate.ts';
 import { registerServe } from './serve.ts';
 
 const program = new Command();
-program.name('imagine').description('Self-hosted, OpenAI-compatible image generation').showHelpAfterError();
+program.name('imagine').description('Self-hosted, OpenAI-compatible image generation').showHelpAfterError('(add --help for usage)');
 registerGenerate(program);
 registerServe(program);
 

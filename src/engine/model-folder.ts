@@ -142,8 +142,10 @@ export function readModelFolder(dir: string): ModelFolderInfo {
     vaeScalingFactor: num(vaeCfg, 'scaling_factor') ?? 0.18215,
     nativeWidth,
     nativeHeight,
+    // SD makes usable pictures from about half to twice its native size; small models are
+    // allowed up to 1024 so that speed can be measured at real sizes.
     minSize: num(own, 'min_size') ?? Math.max(8, Math.min(64, native / 2)),
-    maxSize: num(own, 'max_size') ?? native * 2,
+    maxSize: num(own, 'max_size') ?? Math.max(native * 2, 1024),
     defaults,
     files: {
       textEncoder: componentFile(dir, 'text_encoder', true)!,

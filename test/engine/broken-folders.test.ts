@@ -72,6 +72,12 @@ describe('broken model folders', () => {
     await assertLoadFails(dir, /model_index\.json/, /not valid JSON/);
   });
 
+  test('missing scheduler/scheduler_config.json', async () => {
+    const dir = model();
+    await unlink(join(dir, 'scheduler', 'scheduler_config.json'));
+    await assertLoadFails(dir, /scheduler\/scheduler_config\.json/, /missing/);
+  });
+
   test('scheduler_config.json is not JSON', async () => {
     const dir = model();
     await writeFile(join(dir, 'scheduler', 'scheduler_config.json'), 'prediction_type = epsilon\n');

@@ -1,0 +1,284 @@
+// Wire contract of POST /v1/images/generations: the request schema (OpenAI's fields plus our Stable
+// Diffusion extensions), the checks that depend on the model, and the response shape.
+import { z } from 'zod';
+import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
+import { errors, type ImagineError } from '../errors.ts';
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/encode.ts';
+
+/** Longest prompt (and negative prompt) accepted, in characters; CLIP reads 75 tokens of it anyway. */
+export const PROMPT_MAX_LENGTH = 4000;
+export const MAX_STEPS = 50;
+export const MAX_N = 4;
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+export const MIN_CFG_SCALE = 1;
+export const MAX_CFG_SCALE = 30;
+export const MAX_PARTIAL_IMAGES = 3;
+export const RESPONSE_FORMATS = ['url', 'b64_json'] as const;
+export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+/** OpenAI fields we accept for compatibility but that do not change a Stable Diffusion image. */
+export const IGNORED_FIELDS = ['quality', 'style', 'background', 'moderation'] as const;
+
+/** Every field a generation request may carry; anything else is rejected by name. */
+export const GENERATION_FIELDS = [
+  'model',
+  'prompt',
+  'negative_prompt',
+  'steps',
+  'sampler',
+  'n',
+  'seed',
+  'stream',
+  'cfg_scale',
+  'rng',
+  'size',
+  'response_format',
+  'output_format',
+  'output_compression',
+  'partial_images',
+  'user',
+  ...IGNORED_FIELDS,
+] as const;
+
+const int = (param: string, min: number, max: number) =>
+  z
+    .number({ error: `${param} must be an integer from ${min} to ${max}` })
+    .int({ error: `${param} must be an integer from ${min} to ${max}` })
+    .min(min, { error: `${param} must be an integer from ${min} to ${max}` })
+    .max(max, { error: `${param} must be an integer from ${min} to ${max}` });
+
+const oneOf = <T extends readonly [string, ...string[]]>(param: string, values: T) =>
+  z.enum(values, {
+    error: (issue) =>
+      `Invalid ${param} ${JSON.stringify(issue.input)}. Valid values: ${values.map((v) => `'${v}'`).join(', ')}.`,
+  });
+
+const samplerList = SAMPLER_NAMES.map((s) => `'${s}'`).join(', ');
+
+const requestSchema = z.strictObject(
+  {
+    model: z.string({ error: 'model must be a string naming a model from GET /v1/models' }).min(1, {
+      error: 'model must be a string naming a model from GET /v1/models',
+    }),
+    prompt: z
+      .string({ error: 'prompt must be a non-empty string' })
+      .max(PROMPT_MAX_LENGTH, { error: `prompt must be at most ${PROMPT_MAX_LENGTH} characters` })
+      .refine((s) => s.trim().length > 0, { error: 'prompt must be a non-empty string' }),
+    negative_prompt: z
+      .string({ error: 'negative_prompt must be a string or null' })
+      .max(PROMPT_MAX_LENGTH, { error: `negative_prompt must be at most ${PROMPT_MAX_LENGTH} characters` })
+      .nullish(),
+    steps: int('steps', 1, MAX_STEPS).nullish(),
+    sampler: z
+      .string({ error: `sampler must be one of ${samplerList}` })
+      .refine((s): s is SamplerName => (SAMPLER_NAMES as readonly string[]).includes(s), {
+        error: (issue) => {
+          const given = String(issue.input);
+          const near = SAMPLER_NAMES.find(
+            (s) => s.toLowerCase().replace(/\W/g, '') === given.toLowerCase().replace(/\W/g, ''),
+          );
+          return `Unknown sampler '${given}'.${near ? ` Did you mean '${near}'?` : ''} Valid samplers (exact spelling): ${samplerList}.`;
+        },
+      })
+      .nullish(),
+    n: int('n', 1, MAX_N).nullish(),
+    seed: z
+      .union([z.literal(-1), z.number().int().min(0).max(MAX_SEED)], {
+        error: `seed must be an integer from 0 to ${MAX_SEED}, or -1 or null for a random seed`,
+      })
+      .nullish(),
+    stream: z.boolean({ error: 'stream must be a boolean or null' }).nullish(),
+    cfg_scale: z
+      .number({ error: `cfg_scale must be a number from ${MIN_CFG_SCALE} to ${MAX_CFG_SCALE}` })
+      .min(MIN_CFG_SCALE, { error: `cfg_scale must be a number from ${MIN_CFG_SCALE} to ${MAX_CFG_SCALE}` })
+      .max(MAX_CFG_SCALE, { error: `cfg_scale must be a number from ${MIN_CFG_SCALE} to ${MAX_CFG_SCALE}` })
+      .nullish(),
+    rng: oneOf('rng', RNG_SOURCES).nullish(),
+    size: z
+      .string({ error: 'size must be a string "WIDTHxHEIGHT" such as "512x512", or "auto"' })
+      .regex(/^(auto|[1-9]\d{0,4}x[1-9]\d{0,4})$/, {
+        error: 'size must be a string "WIDTHxHEIGHT" such as "512x512", or "auto"',
+      })
+      .nullish(),
+    response_format: oneOf('response_format', RESPONSE_FORMATS).nullish(),
+    output_format: oneOf('output_format', OUTPUT_FORMATS).nullish(),
+    output_compression: int('output_compression', 0, 100).nullish(),
+    partial_images: int('partial_images', 0, MAX_PARTIAL_IMAGES).nullish(),
+    user: z
+      .string({ error: 'user must be a string' })
+      .max(256, { error: 'user must be at most 256 characters' })
+      .nullish(),
+    quality: z.string({ error: 'quality must be a string' }).max(64).nullish(),
+    style: z.string({ error: 'style must be a string' }).max(64).nullish(),
+    background: z.string({ error: 'background must be a string' }).max(64).nullish(),
+    moderation: z.string({ error: 'moderation must be a string' }).max(64).nullish(),
+  },
+  { error: 'The request body must be a JSON object.' },
+);
+
+export type GenerationRequestBody = z.input<typeof requestSchema>;
+
+/** A request that passed the model-independent checks. */
+export type CheckedRequest = z.output<typeof requestSchema>;
+
+/** Fully resolved parameters of one generation: what the worker runs and what the response reports. */
+export interface GenerationParams {
+  model: string;
+  prompt: string;
+  negative_prompt: string | null;
+  steps: number;
+  sampler: SamplerName;
+  n: number;
+  seed: number;
+  /** True when the client gave no seed and the server drew one. */
+  random_seed: boolean;
+  stream: boolean;
+  cfg_scale: number;
+  rng: RngSource;
+  width: number;
+  height: number;
+  size: string;
+  response_format: ResponseFormat;
+  output_format: OutputFormat;
+  output_compression: number | null;
+  /** null = a preview on every step, throttled; 0..3 = at most that many, spread over the run. */
+  partial_images: number | null;
+  user: string | null;
+  quality: string | null;
+  background: string | null;
+}
+
+function issueToError(issue: z.core.$ZodIssue): ImagineError {
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0];
+    return errors.invalidParam(
+      key,
+      `Unrecognized request argument supplied: ${issue.keys.join(', ')}. Accepted fields: ${GENERATION_FIELDS.join(', ')}.`,
+      'unknown_parameter',
+    );
+  }
+  const param = issue.path.length > 0 ? String(issue.path[0]) : null;
+  if (param === null) return errors.invalidRequest(issue.message, 'invalid_body');
+  return errors.invalidParam(param, issue.message);
+}
+
+/** Model-independent checks; throws a 400 naming the first bad field. */
+export function checkGenerationRequest(body: unknown): CheckedRequest {
+  const parsed = requestSchema.safeParse(body);
+  if (!parsed.success) throw issueToError(parsed.error.issues[0]);
+  const req = parsed.data;
+  if (req.stream === true && (req.n ?? 1) !== 1) {
+    throw errors.invalidParam('n', 'stream: true requires n = 1');
+  }
+  if (typeof req.seed === 'number' && req.seed >= 0 && req.seed + (req.n ?? 1) - 1 > MAX_SEED) {
+    throw errors.invalidParam('seed', `seed + n - 1 must not exceed ${MAX_SEED}`);
+  }
+  return req;
+}
+
+/** What the model contributes to a request's defaults and limits. */
+export interface ModelLimits {
+  nativeWidth: number;
+  nativeHeight: number;
+  minSize: number;
+  maxSize: number;
+  defaults: { steps: number; sampler: SamplerName; cfgScale: number };
+}
+
+/** Applies the model's defaults and size range; `randomSeed` is drawn when the client gave none. */
+export function resolveGenerationParams(
+  req: CheckedRequest,
+  model: ModelLimits,
+  randomSeed: () => number,
+): GenerationParams {
+  let width = model.nativeWidth;
+  let height = model.nativeHeight;
+  if (req.size && req.size !== 'auto') {
+    const [w, h] = req.size.split('x').map(Number);
+    for (const [side, v] of [
+      ['width', w],
+      ['height', h],
+    ] as const) {
+      if (v % 8 !== 0 || v < model.minSize || v > model.maxSize) {
+        throw errors.invalidParam(
+          'size',
+          `size ${req.size}: ${side} must be a multiple of 8 from ${model.minSize} to ${model.maxSize} for model '${req.model}'`,
+        );
+      }
+    }
+    width = w;
+    height = h;
+  }
+  const givenSeed = typeof req.seed === 'number' && req.seed >= 0 ? req.seed : null;
+  return {
+    model: req.model,
+    prompt: req.prompt,
+    negative_prompt: req.negative_prompt ?? null,
+    steps: req.steps ?? model.defaults.steps,
+    sampler: (req.sampler as SamplerName | null | undefined) ?? model.defaults.sampler,
+    n: req.n ?? 1,
+    seed: givenSeed ?? randomSeed(),
+    random_seed: givenSeed === null,
+    stream: req.stream ?? false,
+    cfg_scale: req.cfg_scale ?? model.defaults.cfgScale,
+    rng: req.rng ?? 'cpu',
+    width,
+    height,
+    size: `${width}x${height}`,
+    response_format: req.response_format ?? 'url',
+    output_format: req.output_format ?? 'png',
+    output_compression: req.output_compression ?? null,
+    partial_images: req.partial_images ?? null,
+    user: req.user ?? null,
+    quality: req.quality ?? null,
+    background: req.background ?? null,
+  };
+}
+
+/** Notes for fields that are accepted but have no effect, reported in the response's warnings. */
+export function ignoredFieldWarnings(req: CheckedRequest): string[] {
+  return IGNORED_FIELDS.filter((f) => req[f] !== undefined && req[f] !== null).map(
+    (f) => `${f} is accepted for OpenAI compatibility and ignored by Stable Diffusion models.`,
+  );
+}
+
+/** One image of a response: a url or base64 bytes, and the seed that made it. */
+export interface ImageData {
+  url?: string;
+  b64_json?: string;
+  seed: number;
+  revised_prompt?: string;
+}
+
+/** Our extension block: the parameters in effect and anything the client should know. */
+export interface ImagineResponseInfo {
+  job_id: string;
+  parameters: Omit<GenerationParams, 'stream'>;
+  warnings: string[];
+  timings: { total_ms: number; queue_ms: number };
+}
+
+export interface ImagesResponse {
+  created: number;
+  data: ImageData[];
+  background?: string;
+  output_format: OutputFormat;
+  quality?: string;
+  size: string;
+  usage: Usage;
+  imagine: ImagineResponseInfo;
+}
+
+/** OpenAI's usage block; Stable Diffusion has no billing tokens, so counts are zero. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  input_tokens_details: { text_tokens: number; image_tokens: number };
+}
+
+export const ZERO_USAGE: Usage = {
+  input_tokens: 0,
+  output_tokens: 0,
+  total_tokens: 0,
+  input_tokens_details: { text_tokens: 0, image_tokens: 0 },
+};

@@ -1,0 +1,5 @@
+// The wire contracts shared by server, client, CLI and playground.
+export * from './generation.ts';
+export * from './jobs.ts';
+export * from './models.ts';
+export * from './stream.ts';

@@ -1,0 +1,29 @@
+// Wire contract of /v1/models: OpenAI's list shape, with an `imagine` block describing each model.
+import type { SamplerName } from '../engine/types.ts';
+
+export interface ModelInfoBlock {
+  family: 'stable-diffusion';
+  /** False when the folder is not a usable model; `reason` says why. */
+  available: boolean;
+  reason: string | null;
+  loaded: boolean;
+  description: string | null;
+  /** Request fields this model takes. */
+  accepts: readonly string[];
+  native_size: string | null;
+  size_range: { min: number; max: number; multiple_of: number } | null;
+  defaults: { steps: number; sampler: SamplerName; cfg_scale: number; size: string } | null;
+}
+
+export interface ModelObject {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  imagine: ModelInfoBlock;
+}
+
+export interface ModelList {
+  object: 'list';
+  data: ModelObject[];
+}

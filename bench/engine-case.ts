@@ -1,9 +1,12 @@
 // One engine benchmark in its own process (so peak RSS is this model's alone): loads a model,
 // generates, and prints one JSON line with per-step time split into ORT time and the rest.
-import { loadPipeline } from '../src/engine/pipeline.ts';
+import { type LoadOptions, loadPipeline } from '../src/engine/pipeline.ts';
 import type { SamplerName } from '../src/engine/types.ts';
 
-const [dir, sizeArg, stepsArg, samplerArg, roundsArg, memPattern] = process.argv.slice(2);
+const [dir, sizeArg, stepsArg, samplerArg, roundsArg, optionsJson] = process.argv.slice(2);
+const loadOptions: LoadOptions = optionsJson ? JSON.parse(optionsJson) : {};
+const rssMB = () => process.memoryUsage().rss / 2 ** 20;
+let rssAfterStepsMB = 0;
 const [width, height] = sizeArg.split('x').map(Number);
 const steps = Number(stepsArg);
 const sampler = (samplerArg ?? 'DPM++ 2M Karras') as SamplerName;
@@ -15,11 +18,9 @@ function median(xs: number[]): number {
 }
 
 const t0 = performance.now();
-const pipeline = await loadPipeline(
-  dir,
-  memPattern === 'mempattern' ? { runtime: { enableMemPattern: true } } : {},
-);
+const pipeline = await loadPipeline(dir, loadOptions);
 const loadMs = performance.now() - t0;
+const rssAfterLoadMB = rssMB();
 const stepMs: number[] = [];
 const ortMs: number[] = [];
 const vaeMs: number[] = [];
@@ -45,6 +46,7 @@ for (let r = 0; r < rounds; r++) {
       onEvent: (e) => {
         if (e.type !== 'step') return;
         const now = performance.now();
+        rssAfterStepsMB = Math.max(rssAfterStepsMB, rssMB());
         const ort = pipeline.ortTime().unet - startOrt;
         // The first step includes the text encoder and ORT's first-call allocations: reported apart.
         if (e.step === 1) firstStepMs = Math.max(firstStepMs, e.elapsedMs);
@@ -79,6 +81,10 @@ process.stdout.write(
     overheadPct: (100 * overhead) / step,
     vaeMs: median(vaeMs),
     textMs: median(textMs),
+    options: loadOptions,
+    rssAfterLoadMB,
+    rssAfterStepsMB,
+    rssEndMB: rssMB(),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
   })}\n`,
 );

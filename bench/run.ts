@@ -41,19 +41,16 @@ if (existsSync(join(demo, 'model_index.json')) && want('demo')) {
   rows.push(runCase('imagine-demo native, 25 steps', [demo, '128x128', '25', 'DPM++ 2M Karras', '3']));
 }
 if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
-  if (want('sd15'))
-    rows.push(runCase('sd15-shape 512x512, 4 steps', [sd15, '512x512', '4', 'DPM++ 2M Karras', '1']));
-  if (want('sd15-mempattern')) {
-    rows.push(
-      runCase('sd15-shape 512x512, 4 steps, memPattern on', [
-        sd15,
-        '512x512',
-        '4',
-        'DPM++ 2M Karras',
-        '1',
-        'mempattern',
-      ]),
-    );
+  // Our defaults, then each session option flipped, to show what each one gains.
+  const variants: [string, object][] = [
+    ['defaults', {}],
+    ['memPattern on', { runtime: { enableMemPattern: true } }],
+    ['VAE arena off', { components: { vaeDecoder: { enableCpuMemArena: false } } }],
+  ];
+  for (const [label, options] of variants) {
+    const name = `sd15-shape 512x512, 4 steps, ${label}`;
+    if (want(name))
+      rows.push(runCase(name, [sd15, '512x512', '4', 'DPM++ 2M Karras', '1', JSON.stringify(options)]));
   }
 } else {
   process.stderr.write(
@@ -64,7 +61,7 @@ if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
 const fmt = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : '-');
 console.log('\nengine: per denoising step (median), ORT vs everything else');
 console.log(
-  '| case | step ms | ORT ms | other ms | other % | first step ms | VAE ms | load ms | peak RSS MB |',
+  '| case | step ms | ORT ms | other ms | other % | first step ms | VAE ms | load ms | RSS load / steps / peak MB |',
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
@@ -73,7 +70,7 @@ for (const r of rows) {
     continue;
   }
   console.log(
-    `| ${r.name} | ${fmt(r.stepMs)} | ${fmt(r.ortStepMs)} | ${fmt(r.overheadStepMs, 2)} | ${fmt(r.overheadPct, 2)} | ${fmt(r.firstStepMs)} | ${fmt(r.vaeMs)} | ${fmt(r.loadMs)} | ${fmt(r.peakRssMB, 0)} |`,
+    `| ${r.name} | ${fmt(r.stepMs)} | ${fmt(r.ortStepMs)} | ${fmt(r.overheadStepMs, 2)} | ${fmt(r.overheadPct, 2)} | ${fmt(r.firstStepMs)} | ${fmt(r.vaeMs)} | ${fmt(r.loadMs)} | ${fmt(r.rssAfterLoadMB, 0)} / ${fmt(r.rssAfterStepsMB, 0)} / ${fmt(r.peakRssMB, 0)} |`,
   );
 }
 

@@ -21,8 +21,13 @@ export interface Pipeline {
   dispose(): Promise<void>;
 }
 
+export type Component = 'textEncoder' | 'unet' | 'vaeDecoder';
+
 export interface LoadOptions {
+  /** Session options for every component... */
   runtime?: RuntimeOptions;
+  /** ...and per component, on top (e.g. the VAE decoder without the memory arena). */
+  components?: Partial<Record<Component, RuntimeOptions>>;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -46,14 +51,14 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
   const table = buildSigmaTable(info.schedule);
   const sessions: ModelSession[] = [];
   try {
-    const load = async (path: string) => {
-      const s = await loadSession(path, options.runtime);
+    const load = async (path: string, component: Component) => {
+      const s = await loadSession(path, { ...options.runtime, ...options.components?.[component] });
       sessions.push(s);
       return s;
     };
-    const textSession = await load(info.files.textEncoder);
-    const unet = await load(info.files.unet);
-    const vaeSession = await load(info.files.vaeDecoder);
+    const textSession = await load(info.files.textEncoder, 'textEncoder');
+    const unet = await load(info.files.unet, 'unet');
+    const vaeSession = await load(info.files.vaeDecoder, 'vaeDecoder');
     let encoder: PromptEncoder;
     let io: UnetIo;
     let vae: VaeDecoder;

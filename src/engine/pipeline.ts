@@ -98,7 +98,6 @@ function createPipeline(
   let busy: Promise<unknown> = Promise.resolve();
 
   async function run(req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
-    if (disposed) throw errors.unavailable(`${info.name}: model was unloaded`);
     validateRequest(req, info);
     const { signal, onEvent } = opts;
     const started = performance.now();
@@ -227,6 +226,8 @@ function createPipeline(
   return {
     info,
     generate(req, opts = {}) {
+      // Requests accepted before dispose() still run; dispose waits for them.
+      if (disposed) return Promise.reject(errors.unavailable(`${info.name}: model was unloaded`));
       const result = busy.then(() => run(req, opts));
       busy = result.catch(() => undefined);
       return result;

@@ -196,4 +196,15 @@ describe('dispose', () => {
     const err = await rejection(pipeline.generate(REQ));
     assert.ok(err instanceof ImagineError);
   });
+
+  test('requests accepted before dispose() still run; dispose waits for all of them', async () => {
+    const pipeline = await load('dispose-queued');
+    const first = pipeline.generate({ ...REQ, steps: 2 });
+    const second = pipeline.generate({ ...REQ, steps: 2, seed: 9 });
+    const disposed = pipeline.dispose();
+    const [a, b] = await Promise.all([first, second]);
+    await disposed;
+    assert.equal(a.images.length, 1);
+    assert.equal(b.images[0].seed, 9);
+  });
 });

@@ -1,11 +1,74 @@
-// `imagine serve`: placeholder until the HTTP server lands.
+// `imagine serve`: the OpenAI-compatible HTTP server. Flags have env equivalents; SIGTERM and
+// SIGINT drain: new requests get 503, running jobs finish, then the process exits.
 import type { Command } from 'commander';
+import { isLoopback, loadConfig, type ServeFlags } from '../config.ts';
+import { createServer } from '../http/server.ts';
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('run the OpenAI-compatible HTTP server')
-    .action(() => {
-      throw new Error('serve is not implemented yet');
+    .option('--host <host>', 'address to bind (env IMAGINE_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port (env IMAGINE_PORT, default 8080; 0 = any free port)')
+    .option(
+      '--models-dir <dir>',
+      'one model per subfolder; id = folder name (env IMAGINE_MODELS_DIR, default ./models)',
+    )
+    .option(
+      '--api-keys-file <file>',
+      'accepted API keys, one per line (env IMAGINE_API_KEYS_FILE; IMAGINE_API_KEYS=k1,k2 adds more)',
+    )
+    .option(
+      '--queue-size <n>',
+      'most jobs waiting at once; more gets 429 (env IMAGINE_QUEUE_SIZE, default 32)',
+    )
+    .option('--image-dir <dir>', 'where url results are stored (env IMAGINE_IMAGE_DIR, default a temp dir)')
+    .option(
+      '--public-url <url>',
+      'base of returned image urls (env IMAGINE_PUBLIC_URL, default from the request)',
+    )
+    .option('--image-ttl <duration>', 'how long url results are served, e.g. 1h (env IMAGINE_IMAGE_TTL)')
+    .option('--job-ttl <duration>', 'how long finished jobs stay readable, e.g. 1h (env IMAGINE_JOB_TTL)')
+    .option('--rate-limit <n>', 'requests per minute per API key, 0 = unlimited (env IMAGINE_RATE_LIMIT)')
+    .option(
+      '--log-level <level>',
+      'fatal|error|warn|info|debug|trace|silent (env IMAGINE_LOG_LEVEL, default info)',
+    )
+    .action(async (flags: ServeFlags) => {
+      const config = loadConfig(flags);
+      const server = createServer(config);
+      const log = server.app.log;
+      if (!isLoopback(config.host) && config.apiKeys.length === 0) {
+        const banner = `WARNING: listening on ${config.host} with NO API KEYS: anyone who can reach this address can use it. Set --api-keys-file or IMAGINE_API_KEYS.`;
+        log.warn(banner);
+        process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`);
+      }
+      const url = await server.listen();
+      const models = server.models.list();
+      log.info(
+        { url, modelsDir: config.modelsDir, models: models.map((m) => m.id), keys: config.apiKeys.length },
+        'imagine is serving',
+      );
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        signals++;
+        if (signals > 1) {
+          log.warn({ signal }, 'second signal: exiting without waiting for running jobs');
+          process.exit(1);
+        }
+        log.info({ signal }, 'shutting down: refusing new work, finishing running jobs');
+        server.shutdown().then(
+          () => {
+            log.info('shut down');
+            process.exitCode = 0;
+          },
+          (e: unknown) => {
+            log.error({ err: e }, 'shutdown failed');
+            process.exitCode = 1;
+          },
+        );
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
     });
 }

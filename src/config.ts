@@ -1,0 +1,138 @@
+// Server configuration: flags, then environment variables, then defaults, parsed once into a
+// frozen object. API keys are read here and never printed.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  modelsDir: string;
+  /** Accepted Bearer tokens; empty = no authentication. */
+  apiKeys: readonly string[];
+  /** Most jobs waiting at once. */
+  queueSize: number;
+  /** Where url results are written; null = a fresh temporary directory. */
+  imageDir: string | null;
+  /** Base of returned urls, e.g. https://images.example.com; null = from the request's Host. */
+  publicUrl: string | null;
+  logLevel: LogLevel;
+  /** How long url results are served. */
+  imageTtlMs: number;
+  /** How long finished jobs stay readable at /v1/images/jobs/{id}. */
+  jobTtlMs: number;
+  /** Requests per minute per API key; 0 = unlimited. */
+  rateLimitPerMinute: number;
+  /** Largest request body, bytes. */
+  bodyLimit: number;
+  /** Longest silence on an event stream before a keep-alive comment. */
+  keepAliveMs: number;
+}
+
+/** Flag values as commander hands them over (strings, all optional). */
+export interface ServeFlags {
+  host?: string;
+  port?: string;
+  modelsDir?: string;
+  apiKeysFile?: string;
+  queueSize?: string;
+  imageDir?: string;
+  publicUrl?: string;
+  logLevel?: string;
+  imageTtl?: string;
+  jobTtl?: string;
+  rateLimit?: string;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  modelsDir: './models',
+  apiKeys: Object.freeze([]) as readonly string[],
+  queueSize: 32,
+  imageDir: null,
+  publicUrl: null,
+  logLevel: 'info',
+  imageTtlMs: 60 * 60 * 1000,
+  jobTtlMs: 60 * 60 * 1000,
+  rateLimitPerMinute: 0,
+  bodyLimit: 1024 * 1024,
+  keepAliveMs: 10_000,
+});
+
+class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function int(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${name} must be an integer, got '${value}'`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(`${name} must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+/** "90", "90s", "15m", "1h" → milliseconds. */
+function duration(name: string, value: string): number {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${name} must be a duration such as 90s, 15m or 1h, got '${value}'`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000;
+  return Number(m[1]) * unit;
+}
+
+function parseKeys(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0 && !k.startsWith('#'));
+}
+
+export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const pick = (flag: string | undefined, envName: string) => flag ?? env[envName] ?? undefined;
+  const d = DEFAULT_CONFIG;
+  const keys: string[] = [];
+  const keysFile = pick(flags.apiKeysFile, 'IMAGINE_API_KEYS_FILE');
+  if (keysFile) {
+    try {
+      keys.push(...parseKeys(readFileSync(keysFile, 'utf8')));
+    } catch (e) {
+      throw new ConfigError(`--api-keys-file: cannot read '${keysFile}': ${(e as Error).message}`);
+    }
+  }
+  if (env.IMAGINE_API_KEYS) keys.push(...parseKeys(env.IMAGINE_API_KEYS));
+  const logLevel = pick(flags.logLevel, 'IMAGINE_LOG_LEVEL') ?? d.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+  }
+  const publicUrl = pick(flags.publicUrl, 'IMAGINE_PUBLIC_URL') ?? null;
+  if (publicUrl !== null && !/^https?:\/\/[^\s]+$/.test(publicUrl)) {
+    throw new ConfigError(`--public-url must be an http(s) URL, got '${publicUrl}'`);
+  }
+  const v = (flag: string | undefined, envName: string) => pick(flag, envName);
+  const port = v(flags.port, 'IMAGINE_PORT');
+  const queueSize = v(flags.queueSize, 'IMAGINE_QUEUE_SIZE');
+  const imageTtl = v(flags.imageTtl, 'IMAGINE_IMAGE_TTL');
+  const jobTtl = v(flags.jobTtl, 'IMAGINE_JOB_TTL');
+  const rateLimit = v(flags.rateLimit, 'IMAGINE_RATE_LIMIT');
+  const imageDir = v(flags.imageDir, 'IMAGINE_IMAGE_DIR');
+  return Object.freeze({
+    ...d,
+    host: v(flags.host, 'IMAGINE_HOST') ?? d.host,
+    port: port === undefined ? d.port : int('--port', port, 0, 65535),
+    modelsDir: resolve(v(flags.modelsDir, 'IMAGINE_MODELS_DIR') ?? d.modelsDir),
+    apiKeys: Object.freeze([...new Set(keys)]),
+    queueSize: queueSize === undefined ? d.queueSize : int('--queue-size', queueSize, 1, 100_000),
+    imageDir: imageDir ? resolve(imageDir) : null,
+    publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
+    logLevel: logLevel as LogLevel,
+    imageTtlMs: imageTtl === undefined ? d.imageTtlMs : duration('--image-ttl', imageTtl),
+    jobTtlMs: jobTtl === undefined ? d.jobTtlMs : duration('--job-ttl', jobTtl),
+    rateLimitPerMinute: rateLimit === undefined ? 0 : int('--rate-limit', rateLimit, 0, 1_000_000),
+  });
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

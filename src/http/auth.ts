@@ -1,0 +1,57 @@
+// API keys and per-key rate limits. Keys are compared in constant time (through fixed-length
+// digests) and only a digest prefix ever leaves this module, as the key's id.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export interface KeyChecker {
+  readonly enabled: boolean;
+  /** The key's id for a valid `Authorization` header, else null. */
+  check(authorization: string | undefined): string | null;
+}
+
+export function createKeyChecker(keys: readonly string[]): KeyChecker {
+  const digests = keys.map(digest);
+  return {
+    enabled: keys.length > 0,
+    check(authorization) {
+      const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
+      if (!m) return null;
+      const given = digest(m[1]);
+      let match = false;
+      // Every key is compared, so timing does not reveal which one matched.
+      for (const d of digests) match = timingSafeEqual(d, given) || match;
+      return match ? given.subarray(0, 8).toString('hex') : null;
+    },
+  };
+}
+
+export interface RateLimiter {
+  /** Takes one request from `key`'s budget; returns null if allowed, else seconds to wait. */
+  take(key: string): number | null;
+}
+
+/** A token bucket per key: `perMinute` requests, refilled continuously; 0 = unlimited. */
+export function createRateLimiter(perMinute: number, now: () => number = Date.now): RateLimiter {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const ratePerMs = perMinute / 60_000;
+  return {
+    take(key) {
+      if (perMinute <= 0) return null;
+      const t = now();
+      const b = buckets.get(key) ?? { tokens: perMinute, at: t };
+      b.tokens = Math.min(perMinute, b.tokens + (t - b.at) * ratePerMs);
+      b.at = t;
+      buckets.set(key, b);
+      if (buckets.size > 10_000) {
+        // Forget full buckets so idle keys do not accumulate.
+        for (const [k, v] of buckets) if (v.tokens >= perMinute && k !== key) buckets.delete(k);
+      }
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+        return null;
+      }
+      return Math.max(1, Math.ceil((1 - b.tokens) / ratePerMs / 1000));
+    },
+  };
+}

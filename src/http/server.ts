@@ -1,0 +1,78 @@
+// Wires a server from its config: model registry, image store, queue with the generation worker,
+// metrics and the app; listen() and shutdown() are the only lifecycle calls the CLI needs.
+import type { FastifyInstance } from 'fastify';
+import type { ServerConfig } from '../config.ts';
+import { loadPipeline, type Pipeline } from '../engine/pipeline.ts';
+import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
+import { createImageStore, type ImageStore } from '../output/store.ts';
+import { createGenerationProcessor } from '../queue/generation-worker.ts';
+import { createMemoryQueue } from '../queue/memory-queue.ts';
+import { createApp, type GenerationQueue, type Lifecycle } from './app.ts';
+import { createMetrics } from './metrics.ts';
+
+export interface ImagineServer {
+  readonly app: FastifyInstance;
+  readonly config: ServerConfig;
+  readonly models: ModelRegistry;
+  readonly queue: GenerationQueue;
+  readonly store: ImageStore;
+  /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:8080. */
+  listen(): Promise<string>;
+  /** Refuses new work (503), lets running jobs finish, then closes everything. */
+  shutdown(): Promise<void>;
+}
+
+export interface ServerOverrides {
+  load?: (dir: string) => Promise<Pipeline>;
+  previewIntervalMs?: number;
+  randomSeed?: () => number;
+}
+
+export function createServer(config: ServerConfig, overrides: ServerOverrides = {}): ImagineServer {
+  const models = createModelRegistry({
+    modelsDir: config.modelsDir,
+    load: overrides.load ?? ((dir) => loadPipeline(dir)),
+  });
+  const store = createImageStore({ dir: config.imageDir ?? undefined, ttlMs: config.imageTtlMs });
+  const queue: GenerationQueue = createMemoryQueue({
+    capacity: config.queueSize,
+    retainMs: config.jobTtlMs,
+    processor: createGenerationProcessor({ models, store, previewIntervalMs: overrides.previewIntervalMs }),
+  });
+  const metrics = createMetrics(() => queue.stats());
+  const lifecycle: Lifecycle = { draining: false };
+  const app = createApp({
+    config,
+    models,
+    queue,
+    store,
+    metrics,
+    lifecycle,
+    randomSeed: overrides.randomSeed,
+  });
+  let shuttingDown: Promise<void> | null = null;
+  return {
+    app,
+    config,
+    models,
+    queue,
+    store,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return `http://${host}:${port}`;
+    },
+    shutdown() {
+      shuttingDown ??= (async () => {
+        lifecycle.draining = true;
+        await queue.close();
+        await app.close();
+        await models.dispose();
+        store.close();
+      })();
+      return shuttingDown;
+    },
+  };
+}

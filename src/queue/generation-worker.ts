@@ -1,0 +1,137 @@
+// The worker's processor for image generations: resolve the model's pipeline, run the engine with
+// the job's AbortSignal, turn engine events into progress (with encoded partial images), and encode
+// the results as base64 or into the image store.
+import type { GenerationParams } from '../api/generation.ts';
+import type { EngineEvent, RawImage } from '../engine/types.ts';
+import type { ModelRegistry } from '../models/registry.ts';
+import { encodeImage } from '../output/encode.ts';
+import type { ImageStore } from '../output/store.ts';
+import type { Processor } from './types.ts';
+
+export interface GenerationJobData {
+  params: GenerationParams;
+  /** Notes found while validating (ignored fields), reported with the result. */
+  warnings: string[];
+}
+
+export interface GenerationProgress {
+  step: number;
+  total_steps: number;
+  progress: number;
+  eta_seconds: number;
+  /** Time this step took, ms. */
+  step_ms: number;
+  /** A preview made at this step, encoded in the job's output format. */
+  partial?: { index: number; b64_json: string; created_at: number };
+}
+
+export interface GeneratedFile {
+  seed: number;
+  b64_json?: string;
+  /** Image store file name, for url results. */
+  file?: string;
+}
+
+export interface GenerationResult {
+  images: GeneratedFile[];
+  warnings: string[];
+  engine_ms: number;
+}
+
+export interface GenerationWorkerOptions {
+  models: ModelRegistry;
+  store: ImageStore;
+  /** Minimum ms between previews when the client asked for none in particular (default 200). */
+  previewIntervalMs?: number;
+}
+
+/** Steps (1-based) at which `count` partial images are spread over `total` steps. */
+export function partialImageSteps(count: number, total: number): Set<number> {
+  const steps = new Set<number>();
+  for (let i = 1; i <= count; i++) steps.add(Math.max(1, Math.round((total * i) / (count + 1))));
+  return steps;
+}
+
+export function createGenerationProcessor(
+  options: GenerationWorkerOptions,
+): Processor<GenerationJobData, GenerationProgress, GenerationResult> {
+  const throttleMs = options.previewIntervalMs ?? 200;
+  return async (job) => {
+    const { params } = job.data;
+    const pipeline = await options.models.pipeline(params.model);
+    job.signal.throwIfAborted();
+    const encodeOpts = {
+      format: params.output_format,
+      compression: params.output_compression ?? undefined,
+    };
+    const wanted = params.partial_images;
+    const onlyAt = wanted !== null && wanted > 0 ? partialImageSteps(wanted, params.steps) : null;
+    const previewIntervalMs = wanted === 0 ? undefined : wanted === null ? throttleMs : 0;
+
+    // Previews are encoded asynchronously; a promise chain keeps reports in step order.
+    let chain: Promise<void> = Promise.resolve();
+    let partialIndex = 0;
+    let lastElapsed = 0;
+    let pending: { step: GenerationProgress; preview: RawImage | null } | null = null;
+    const onEvent = (event: EngineEvent) => {
+      if (event.type === 'step') {
+        const perStep = event.elapsedMs / event.step;
+        const entry = {
+          step: {
+            step: event.step,
+            total_steps: event.totalSteps,
+            progress: event.step / event.totalSteps,
+            eta_seconds: Math.round(((perStep * (event.totalSteps - event.step)) / 1000) * 100) / 100,
+            step_ms: event.step === 1 ? perStep : event.elapsedMs - lastElapsed,
+          },
+          preview: null as RawImage | null,
+        };
+        lastElapsed = event.elapsedMs;
+        pending = entry;
+        // The engine emits a step's preview right after its step event, in the same tick, so it is
+        // attached by the time this runs.
+        chain = chain.then(async () => {
+          const progress: GenerationProgress = { ...entry.step };
+          if (entry.preview && !job.signal.aborted) {
+            const b64 = (await encodeImage(entry.preview, encodeOpts)).toString('base64');
+            progress.partial = { index: partialIndex++, b64_json: b64, created_at: Math.floor(Date.now() / 1000) };
+          }
+          job.report(progress);
+        });
+        // A failure here surfaces at `await chain`; this only keeps it from being unhandled
+        // when the generation itself fails first.
+        chain.catch(() => undefined);
+      } else if (event.type === 'preview' && pending && pending.step.step === event.step) {
+        if (!onlyAt || onlyAt.has(event.step)) pending.preview = event.images[0] ?? null;
+      }
+    };
+
+    const result = await pipeline.generate(
+      {
+        prompt: params.prompt,
+        negativePrompt: params.negative_prompt ?? undefined,
+        sampler: params.sampler,
+        steps: params.steps,
+        cfgScale: params.cfg_scale,
+        seed: params.seed,
+        n: params.n,
+        width: params.width,
+        height: params.height,
+        rng: params.rng,
+      },
+      { signal: job.signal, onEvent, previewIntervalMs },
+    );
+    await chain;
+    job.signal.throwIfAborted();
+    const images = await Promise.all(
+      result.images.map(async (img): Promise<GeneratedFile> => {
+        const bytes = await encodeImage(img, encodeOpts);
+        const out: GeneratedFile = { seed: img.seed };
+        if (params.response_format === 'b64_json' || params.stream) out.b64_json = bytes.toString('base64');
+        if (params.response_format === 'url') out.file = await options.store.put(bytes, params.output_format);
+        return out;
+      }),
+    );
+    return { images, warnings: [...job.data.warnings, ...result.warnings], engine_ms: result.timings.totalMs };
+  };
+}

@@ -1,7 +1,12 @@
 // createApp(deps): the HTTP surface of imagine, without listening. Auth, limits and error mapping
 // live here; the routes (images.ts, below for models, files and health) validate, enqueue and stream.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import { errors, type ImagineError } from '../errors.ts';
 import { describeModel } from '../models/describe.ts';
@@ -54,11 +59,12 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const { config, models, metrics, lifecycle } = deps;
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
-    disableRequestLogging: true,
+    // One line per request, written by our onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     genReqId: () => randomUUID(),
     // Our routes have no use for long path segments; longer ones are 404s.
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
   });
   app.removeContentTypeParser(['text/plain']);

@@ -7,7 +7,6 @@ Stages: tokenizer -> draw scenes -> VAE (then frozen) -> encode latents -> text 
 -> a 16-sample grid from the trained weights.
 """
 import argparse
-import math
 import os
 import random
 import sys
@@ -54,10 +53,10 @@ def to_tensor(imgs):
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def lr_at(step, total, peak, warmup=100):
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))))
+def lr_at(step, peak, warmup=100):
+    """Linear warm-up, then constant: the weights after k steps do not depend on the planned total,
+    so a checkpoint taken at step k is exactly what `--unet-steps k` produces."""
+    return peak * min(1.0, (step + 1) / warmup)
 
 
 def train_vae(images, steps, rng):
@@ -67,7 +66,7 @@ def train_vae(images, steps, rng):
     n = len(images)
     for step in range(steps):
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, steps, 1e-3)
+            g['lr'] = lr_at(step, 1e-3)
         idx = rng.integers(0, n, 32)
         oy, ox = rng.integers(0, 9, 2) * 8
         x = to_tensor(images[idx][:, oy:oy + 64, ox:ox + 64])
@@ -107,10 +106,20 @@ def make_caption(scene, rng):
 
 
 class Ema:
+    """Exponential moving average of the weights (with the usual warm-up of the decay)."""
+
     def __init__(self, modules, decay):
         self.decay = decay
+        self.modules = modules
         self.params = [p for m in modules for p in m.parameters()]
         self.shadow = [p.detach().clone() for p in self.params]
+
+    def state_dicts(self):
+        """The averaged weights as one state dict per module (the modules have no buffers)."""
+        out, it = [], iter(self.shadow)
+        for m in self.modules:
+            out.append({name: next(it).clone() for name, _ in m.named_parameters()})
+        return out
 
     @torch.no_grad()
     def update(self, step):
@@ -124,7 +133,7 @@ class Ema:
             p.copy_(s)
 
 
-def train_unet(latents, scene_list, tok, steps, batch, rng, prng):
+def train_unet(latents, scene_list, tok, steps, batch, rng, prng, save):
     """Text encoder + UNet jointly, epsilon prediction, uniform integer timesteps."""
     te = models.TextEncoder(len(tok.vocab))
     unet = models.UNet()
@@ -137,7 +146,7 @@ def train_unet(latents, scene_list, tok, steps, batch, rng, prng):
     running = None
     for step in range(steps):
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, steps, 5e-4)
+            g['lr'] = lr_at(step, 4e-4)
         idx = rng.integers(0, n, batch)
         caps = [make_caption(scene_list[i], prng) for i in idx]
         ids = torch.tensor([cache.setdefault(c, tok.encode(c)) for c in caps], dtype=torch.int32)
@@ -156,6 +165,8 @@ def train_unet(latents, scene_list, tok, steps, batch, rng, prng):
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 100 == 0 or step == steps - 1:
             log(f'unet {step}/{steps} loss {running:.4f}')
+        if (step + 1) % 250 == 0 or step == steps - 1:
+            save(step + 1, *ema.state_dicts())
     ema.copy_to()
     te.eval(), unet.eval()
     return te, unet
@@ -177,8 +188,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default='models/imagine-demo')
     ap.add_argument('--seed', type=int, default=1234)
-    ap.add_argument('--scenes', type=int, default=16000)
-    ap.add_argument('--vae-steps', type=int, default=1200)
+    ap.add_argument('--scenes', type=int, default=12000)
+    ap.add_argument('--vae-steps', type=int, default=1000)
     ap.add_argument('--unet-steps', type=int, default=3000)
     ap.add_argument('--batch', type=int, default=48)
     ap.add_argument('--threads', type=int, default=2)
@@ -201,6 +212,7 @@ def main():
         vae, te, unet = models.VAE(), models.TextEncoder(len(vocab)), models.UNet()
         vae.load_state_dict(ck['vae']), te.load_state_dict(ck['te']), unet.load_state_dict(ck['unet'])
         scale = ck['scale']
+        log(f"loaded {args.checkpoint} ({ck['unet_steps']} UNet steps)")
     else:
         scene_list = [scenes.sample_scene(prng) for _ in range(args.scenes)]
         images = np.stack([scenes.render(s) for s in scene_list])
@@ -208,13 +220,21 @@ def main():
         vae = train_vae(images, args.vae_steps, rng)
         latents = encode_all(vae, images)
         scale = float(1.0 / latents.std())
+        torch.save({'vae': vae.state_dict(), 'scale': scale}, f'{args.checkpoint}.vae')
         with torch.no_grad():
             rec = vae.decoder(latents[:64])
             err = (rec - to_tensor(images[:64])).abs().mean().item() * 127.5
         log(f'latents {tuple(latents.shape)} std {latents.std():.4f} -> scaling_factor {scale:.5f}; mean abs recon error {err:.2f}/255')
-        te, unet = train_unet(latents * scale, scene_list, tok, args.unet_steps, args.batch, rng, prng)
-        torch.save({'vae': vae.state_dict(), 'te': te.state_dict(), 'unet': unet.state_dict(), 'scale': scale}, args.checkpoint)
 
+        def save(step, te_state, unet_state):
+            ck = {'vae': vae.state_dict(), 'te': te_state, 'unet': unet_state, 'scale': scale, 'unet_steps': step}
+            torch.save(ck, args.checkpoint)
+            log(f'checkpoint after {step} UNet steps -> {args.checkpoint}')
+
+        te, unet = train_unet(latents * scale, scene_list, tok, args.unet_steps, args.batch, rng, prng, save)
+
+    for m in (vae, te, unet):
+        m.eval()
     info = {'trained_on': 'synthetic scenes', 'held_out_pairs': sorted(' '.join(p) for p in scenes.HELD_OUT)}
     export.export_all(args.out, vae, te, unet, vocab, merges, scale, info)
     log(f'exported ONNX to {args.out}')

@@ -169,7 +169,7 @@ export function checkGenerationRequest(body: unknown): CheckedRequest {
   if (req.stream === true && (req.n ?? 1) !== 1) {
     throw errors.invalidParam('n', 'stream: true requires n = 1');
   }
-  if (typeof req.seed === 'number' && req.seed >= 0 && req.seed + (req.n ?? 1) - 1 > MAX_SEED) {
+  if (typeof req.seed === 'number' && req.seed >= 0 && req.seed > MAX_SEED - ((req.n ?? 1) - 1)) {
     throw errors.invalidParam('seed', `seed + n - 1 must not exceed ${MAX_SEED}`);
   }
   return req;

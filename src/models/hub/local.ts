@@ -1,0 +1,110 @@
+// The models directory as the `models` commands see it: every subfolder described by
+// readModelFolder (a folder that is not a usable model is listed with the reason), its files and
+// where it was pulled from, and removal by id.
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { type ModelFolderInfo, readModelFolder } from '../../engine/model-folder.ts';
+import { errors } from '../../errors.ts';
+import { MODEL_ID_PATTERN } from './selection.ts';
+
+/** Written by pull into the model folder: where the model came from. */
+export const SOURCE_FILE = '.imagine-source.json';
+
+export interface PullSource {
+  repo: string;
+  revision: string;
+  commit: string;
+  variant: string | null;
+  endpoint: string;
+  pulledAt?: string;
+}
+
+export interface LocalModel {
+  id: string;
+  dir: string;
+  /** null when the folder is not a usable model; `reason` says why. */
+  info: ModelFolderInfo | null;
+  reason: string | null;
+  source: PullSource | null;
+  /** Every file, relative to the folder, with its size. */
+  files: { path: string; size: number }[];
+  bytes: number;
+}
+
+function walk(root: string, dir: string, out: { path: string; size: number }[]): void {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) walk(root, p, out);
+    else if (st.isFile()) out.push({ path: relative(root, p).split('\\').join('/'), size: st.size });
+  }
+}
+
+function readSource(dir: string): PullSource | null {
+  try {
+    const v = JSON.parse(readFileSync(join(dir, SOURCE_FILE), 'utf8')) as PullSource;
+    return typeof v.repo === 'string' && typeof v.commit === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function describe(id: string, dir: string): LocalModel {
+  let info: ModelFolderInfo | null = null;
+  let reason: string | null = null;
+  try {
+    info = readModelFolder(dir);
+  } catch (e) {
+    reason = e instanceof Error ? e.message : String(e);
+  }
+  const files: { path: string; size: number }[] = [];
+  try {
+    walk(dir, dir, files);
+  } catch (e) {
+    reason ??= e instanceof Error ? e.message : String(e);
+  }
+  const visible = files.filter((f) => f.path !== SOURCE_FILE);
+  return {
+    id,
+    dir,
+    info,
+    reason,
+    source: readSource(dir),
+    files: visible,
+    bytes: visible.reduce((s, f) => s + f.size, 0),
+  };
+}
+
+/** Every model folder in `modelsDir` (dot-folders, such as pulls in progress, are not models). */
+export function listLocalModels(modelsDir: string): LocalModel[] {
+  const root = resolve(modelsDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .sort()
+    .filter((name) => MODEL_ID_PATTERN.test(name) && statSync(join(root, name)).isDirectory())
+    .map((name) => describe(name, join(root, name)));
+}
+
+/** An id as a folder name inside the models directory; ids with separators or '..' are refused. */
+function modelDir(modelsDir: string, id: string): string {
+  if (!MODEL_ID_PATTERN.test(id) || id.includes('..')) {
+    throw errors.invalidParam('id', `'${id}' is not a model id (no path separators or '..')`);
+  }
+  const dir = join(resolve(modelsDir), id);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw errors.notFound(`model '${id}' not found in ${modelsDir}`, 'model_not_found');
+  }
+  return dir;
+}
+
+export function showLocalModel(modelsDir: string, id: string): LocalModel {
+  return describe(id, modelDir(modelsDir, id));
+}
+
+/** Deletes a model folder; returns its path. */
+export function removeLocalModel(modelsDir: string, id: string): string {
+  const dir = modelDir(modelsDir, id);
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
+}

@@ -67,7 +67,14 @@ export function createApp(deps: AppDeps): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
   });
-  app.removeContentTypeParser(['text/plain']);
+  // JSON only. An empty JSON body (DELETE from clients that always send the header) is no body;
+  // anything else goes through fastify's own parser, which refuses prototype poisoning.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else jsonParser(request, String(body), done);
+  });
   app.decorateRequest('keyId', '');
   app.decorateRequest('model', null);
 

@@ -94,7 +94,11 @@ export function createGenerationProcessor(
           const progress: GenerationProgress = { ...entry.step };
           if (entry.preview && !job.signal.aborted) {
             const b64 = (await encodeImage(entry.preview, encodeOpts)).toString('base64');
-            progress.partial = { index: partialIndex++, b64_json: b64, created_at: Math.floor(Date.now() / 1000) };
+            progress.partial = {
+              index: partialIndex++,
+              b64_json: b64,
+              created_at: Math.floor(Date.now() / 1000),
+            };
           }
           job.report(progress);
         });
@@ -132,6 +136,10 @@ export function createGenerationProcessor(
         return out;
       }),
     );
-    return { images, warnings: [...job.data.warnings, ...result.warnings], engine_ms: result.timings.totalMs };
+    return {
+      images,
+      warnings: [...job.data.warnings, ...result.warnings],
+      engine_ms: result.timings.totalMs,
+    };
   };
 }

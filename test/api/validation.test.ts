@@ -108,7 +108,7 @@ describe('request validation and error statuses', kitTestOptions(), () => {
       assert.equal(err.param, null, payload);
     }
     assert.equal(assertEnvelope(await post('{"model": '), 400).code, 'invalid_json');
-    assert.equal(assertEnvelope(await post(''), 400).code, 'invalid_json');
+    assert.equal(assertEnvelope(await post(''), 400).code, 'invalid_body');
     assert.equal(assertEnvelope(await post('{"__proto__": {"x": 1}}'), 400).type, 'invalid_request_error');
   });
 

@@ -88,7 +88,14 @@ export async function readSse(
   const decoder = new TextDecoder();
   let buf = '';
   for (;;) {
-    const { value, done } = await reader.read();
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client side aborted: what was read so far is the answer.
+      break;
+    }
+    const { value, done } = chunk;
     if (done) break;
     buf += decoder.decode(value, { stream: true });
     let i = buf.indexOf('\n\n');

@@ -1,0 +1,268 @@
+// pullModel against the fake hub: what is downloaded, resume, hash checks, gated/missing repos and
+// revisions, repos that are not SD ONNX models, and that nothing half-pulled is ever installed.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { loadPipeline } from '../../src/engine/pipeline.ts';
+import { ImagineError } from '../../src/errors.ts';
+import { listLocalModels, type PullEvent, pullModel, SOURCE_FILE } from '../../src/models/hub/index.ts';
+import { type HubFixture, startHubFixture, TOKEN } from './hub-fixture.ts';
+
+/** Files of a folder, relative, sorted (the pull's own source file left out). */
+function filesOf(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(dir, prefix))) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    if (statSync(join(dir, rel)).isDirectory()) out.push(...filesOf(dir, rel));
+    else if (rel !== SOURCE_FILE) out.push(rel);
+  }
+  return out.sort();
+}
+
+async function rejection(p: Promise<unknown>): Promise<ImagineError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ImagineError, `expected an ImagineError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected the pull to fail');
+}
+
+describe('models pull', () => {
+  let fx: HubFixture;
+  const env = (extra: Record<string, string> = {}) => ({ HF_ENDPOINT: fx.hub.url, ...extra });
+
+  before(async () => {
+    fx = await startHubFixture();
+  });
+  after(async () => {
+    await fx.close();
+  });
+  beforeEach(() => {
+    fx.hub.requests.length = 0;
+  });
+
+  test('pulls only the files the engine needs; the folder loads and generates', async () => {
+    const modelsDir = fx.modelsDir();
+    const events: PullEvent[] = [];
+    const r = await pullModel({
+      spec: 'acme/tiny-sd-onnx',
+      modelsDir,
+      env: env(),
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(r.id, 'tiny-sd-onnx');
+    assert.equal(r.dir, join(modelsDir, 'tiny-sd-onnx'));
+    assert.deepEqual(filesOf(r.dir), Object.keys(fx.model).sort());
+    for (const [path, bytes] of Object.entries(fx.model)) {
+      assert.deepEqual(readFileSync(join(r.dir, path)), bytes, path);
+    }
+    assert.deepEqual(readdirSync(modelsDir), ['tiny-sd-onnx'], 'no temporary folder is left');
+    assert.equal(r.source.commit, fx.hub.commit('acme/tiny-sd-onnx', 'main'));
+
+    // The listing was paged, and every file came from the resolved commit.
+    assert.ok(fx.hub.requests.some((q) => q.path.includes('/tree/') && q.path.includes('cursor=')));
+    const resolves = fx.hub.requests.filter((q) => q.path.includes('/resolve/'));
+    assert.ok(resolves.length > 0);
+    for (const q of resolves) assert.ok(q.path.includes(`/resolve/${r.source.commit}/`), q.path);
+    for (const bad of ['safety_checker', 'safetensors', 'fp16', 'feature_extractor', 'README', '.bin']) {
+      assert.ok(!resolves.some((q) => q.path.includes(bad)), `${bad} was requested`);
+    }
+
+    const types = events.map((e) => e.type);
+    assert.equal(types[0], 'resolved');
+    assert.equal(types.at(-1), 'installed');
+    const done = events.filter((e) => e.type === 'file-done');
+    assert.equal(done.length, Object.keys(fx.model).length);
+    assert.ok(events.some((e) => e.type === 'file-progress'));
+    const resolved = events[0];
+    assert.ok(resolved.type === 'resolved' && resolved.skipped === 7);
+
+    const pipeline = await loadPipeline(r.dir);
+    try {
+      const out = await pipeline.generate({
+        prompt: 'hello world',
+        sampler: 'Euler',
+        steps: 2,
+        cfgScale: 3,
+        seed: 1,
+        n: 1,
+        width: 32,
+        height: 32,
+        rng: 'cpu',
+      });
+      assert.equal(out.images.length, 1);
+      assert.equal(out.images[0].width, 32);
+    } finally {
+      await pipeline.dispose();
+    }
+  });
+
+  test('an interrupted download resumes with a Range request; nothing shows up meanwhile', async () => {
+    const modelsDir = fx.modelsDir();
+    const big = 'text_encoder/model.onnx';
+    fx.hub.dropOnce('acme/tiny-sd-onnx', big);
+    const e = await rejection(
+      pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, env: env(), concurrency: 1 }),
+    );
+    assert.match(
+      e.message,
+      /text_encoder\/model\.onnx was interrupted at \d+ of \d+ bytes.*run the same pull again to resume/,
+    );
+    assert.deepEqual(listLocalModels(modelsDir), [], 'a half-pulled model is not a model');
+    const partial = join(modelsDir, '.pull-tiny-sd-onnx', `${big}.partial`);
+    const have = statSync(partial).size;
+    assert.ok(have > 0 && have < fx.model[big].length, `partial has ${have} bytes`);
+
+    fx.hub.requests.length = 0;
+    const events: PullEvent[] = [];
+    const r = await pullModel({
+      spec: 'acme/tiny-sd-onnx',
+      modelsDir,
+      env: env(),
+      concurrency: 1,
+      onEvent: (ev) => events.push(ev),
+    });
+    assert.deepEqual(readFileSync(join(r.dir, big)), fx.model[big]);
+    const ranged = fx.hub.requests.filter((q) => q.range === `bytes=${have}-`);
+    assert.equal(ranged.length, 1, 'the second pull continued from the partial file');
+    assert.ok(ranged[0].path.startsWith('/cdn/'));
+    const resumed = events.find((ev) => ev.type === 'file-done' && ev.path === big);
+    assert.ok(resumed?.type === 'file-done' && resumed.resumedFrom === have);
+    // Files finished by the first run were not fetched again.
+    const cached = events.filter((ev) => ev.type === 'file-done' && ev.cached);
+    assert.ok(cached.length > 0);
+    assert.ok(r.downloadedBytes < Object.values(fx.model).reduce((s, b) => s + b.length, 0));
+  });
+
+  test('a hash mismatch fails clearly, deletes the download and installs nothing', async () => {
+    for (const path of ['unet/model.onnx', 'tokenizer/vocab.json']) {
+      const modelsDir = fx.modelsDir();
+      fx.hub.corruptOnce('acme/tiny-sd-onnx', path);
+      const e = await rejection(pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, env: env() }));
+      const algorithm = path.endsWith('.onnx') ? 'sha256' : 'sha1';
+      assert.match(e.message, new RegExp(`${path.replace('.', '\\.')} failed its ${algorithm} check`));
+      assert.match(e.message, /nothing was installed/);
+      assert.equal(e.code, 'hash_mismatch');
+      assert.ok(!existsSync(join(modelsDir, 'tiny-sd-onnx')));
+      assert.ok(!existsSync(join(modelsDir, '.pull-tiny-sd-onnx', `${path}.partial`)));
+      assert.ok(!existsSync(join(modelsDir, '.pull-tiny-sd-onnx', path)));
+      // The next pull gets good bytes and installs.
+      const r = await pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, env: env() });
+      assert.deepEqual(readFileSync(join(r.dir, path)), fx.model[path]);
+    }
+  });
+
+  test('a gated repo: a clear message without a token or with a token without access; HF_TOKEN works', async () => {
+    const modelsDir = fx.modelsDir();
+    const none = await rejection(pullModel({ spec: 'acme/gated-sd', modelsDir, env: env() }));
+    assert.equal(none.status, 401);
+    assert.match(none.message, /acme\/gated-sd is a gated repo: .*set HF_TOKEN/);
+    const other = await rejection(
+      pullModel({ spec: 'acme/gated-sd', modelsDir, env: env({ HF_TOKEN: 'hf_someone_else' }) }),
+    );
+    assert.equal(other.status, 403);
+    assert.match(other.message, /the token in HF_TOKEN has no access/);
+    assert.deepEqual(listLocalModels(modelsDir), []);
+
+    fx.hub.requests.length = 0;
+    const r = await pullModel({ spec: 'acme/gated-sd', modelsDir, env: env({ HF_TOKEN: TOKEN }) });
+    assert.equal(r.id, 'gated-sd');
+    assert.ok(fx.hub.requests.some((q) => q.authorization === `Bearer ${TOKEN}`));
+    assert.equal(listLocalModels(modelsDir)[0].reason, null);
+  });
+
+  test('a token that is not a hub token is refused before any request', async () => {
+    const e = await rejection(
+      pullModel({ spec: 'acme/gated-sd', modelsDir: fx.modelsDir(), env: env({ HF_TOKEN: 'secret' }) }),
+    );
+    assert.match(e.message, /HF_TOKEN does not look like a hub access token/);
+    assert.equal(fx.hub.requests.length, 0);
+  });
+
+  test('missing repos and revisions, and repos that are not SD ONNX models, get clear messages', async () => {
+    const cases: [string, RegExp][] = [
+      [
+        'acme/nope',
+        /^repo acme\/nope not found on http:\/\/127\.0\.0\.1:\d+ \(if it is private, set HF_TOKEN\)$/,
+      ],
+      ['acme/tiny-sd@v9', /^revision 'v9' not found in acme\/tiny-sd$/],
+      [
+        'acme/a-language-model',
+        /acme\/a-language-model is not a Stable Diffusion ONNX model: model_index.json and unet\/model.onnx not found/,
+      ],
+      [
+        'acme/tiny-sd',
+        /acme\/tiny-sd is not a Stable Diffusion ONNX model: unet\/model.onnx not found.*try '<repo>@onnx'/,
+      ],
+      [
+        'acme/odd-sd',
+        /acme\/odd-sd was downloaded but is not a usable model \(scheduler\/scheduler_config.json: prediction_type "sample" is not supported.*nothing was installed/,
+      ],
+      ['not a repo', /'not a repo' is not a hub repo/],
+      ['acme/tiny-sd@', /the revision after '@' is empty/],
+    ];
+    for (const [spec, message] of cases) {
+      const modelsDir = fx.modelsDir();
+      const e = await rejection(pullModel({ spec, modelsDir, env: env() }));
+      assert.match(e.message, message, spec);
+      assert.deepEqual(readdirSync(modelsDir), [], `${spec} left files behind`);
+    }
+  });
+
+  test('@revision is honoured: the onnx branch of a diffusers repo', async () => {
+    const modelsDir = fx.modelsDir();
+    const r = await pullModel({ spec: 'acme/tiny-sd@onnx', modelsDir, env: env() });
+    const commit = fx.hub.commit('acme/tiny-sd', 'onnx');
+    assert.equal(r.id, 'tiny-sd');
+    assert.deepEqual({ revision: r.source.revision, commit: r.source.commit }, { revision: 'onnx', commit });
+    const saved = JSON.parse(readFileSync(join(r.dir, SOURCE_FILE), 'utf8'));
+    assert.equal(saved.commit, commit);
+    assert.ok(fx.hub.requests.some((q) => q.path.startsWith('/api/models/acme/tiny-sd/revision/onnx')));
+    assert.ok(fx.hub.requests.some((q) => q.path.startsWith(`/api/models/acme/tiny-sd/tree/${commit}`)));
+  });
+
+  test('--as names the folder; an existing id or a bad one is refused', async () => {
+    const modelsDir = fx.modelsDir();
+    const r = await pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, as: 'my-model_1.5', env: env() });
+    assert.equal(r.dir, join(modelsDir, 'my-model_1.5'));
+    fx.hub.requests.length = 0;
+    const again = await rejection(
+      pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, as: 'my-model_1.5', env: env() }),
+    );
+    assert.match(again.message, /model 'my-model_1.5' already exists .*imagine models rm my-model_1.5/);
+    assert.equal(fx.hub.requests.length, 0);
+    for (const bad of ['../up', 'a/b', '..', '.hidden', '']) {
+      const e = await rejection(pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, as: bad, env: env() }));
+      assert.match(e.message, /is not a valid model id/, bad);
+    }
+  });
+
+  test('--variant pulls model.<variant>.onnx as model.onnx', async () => {
+    const modelsDir = fx.modelsDir();
+    const r = await pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, variant: 'fp16', env: env() });
+    assert.equal(
+      readFileSync(join(r.dir, 'text_encoder/model.onnx'), 'utf8'),
+      'fp16 weights, not a real graph',
+    );
+    assert.ok(!existsSync(join(r.dir, 'text_encoder/model.fp16.onnx')));
+    assert.deepEqual(readFileSync(join(r.dir, 'unet/model.onnx')), fx.model['unet/model.onnx']);
+    const none = await rejection(
+      pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir: fx.modelsDir(), variant: 'int8', env: env() }),
+    );
+    assert.match(none.message, /has no 'int8' variant/);
+  });
+
+  test('an unreachable hub is one clear line', async () => {
+    const e = await rejection(
+      pullModel({
+        spec: 'acme/tiny-sd-onnx',
+        modelsDir: fx.modelsDir(),
+        env: { HF_ENDPOINT: 'http://127.0.0.1:9' },
+      }),
+    );
+    assert.match(e.message, /^cannot reach the hub at http:\/\/127\.0\.0\.1:9: /);
+  });
+});

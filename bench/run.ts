@@ -46,6 +46,7 @@ if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
     ['defaults', {}],
     ['memPattern on', { runtime: { enableMemPattern: true } }],
     ['VAE arena off', { components: { vaeDecoder: { enableCpuMemArena: false } } }],
+    ['UNet batch split', { unetBatching: 'split' }],
   ];
   for (const [label, options] of variants) {
     const name = `sd15-shape 512x512, 4 steps, ${label}`;

@@ -60,6 +60,12 @@ export interface DenoiserSpec {
   /** [channels, h, w] of one latent. */
   latentShape: readonly [number, number, number];
   cfgScale: number;
+  /**
+   * 'batch' (default): cond and uncond of all images in one UNet call. 'split': one call per
+   * latent, like A1111 with "batch cond/uncond" off — the same numbers, with the attention
+   * activations of one latent at a time (for machines short of memory).
+   */
+  unetBatching?: 'batch' | 'split';
   signal?: AbortSignal;
   /** Called after each UNet call with the ORT time of that call. */
   onModelCall?: () => void;
@@ -71,29 +77,45 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   const size = n * per;
   const contextFeed: HostTensor = { type: 'float32', data: spec.context, dims: spec.contextDims };
   const sampleIn = new Float32Array(2 * size);
+  const ctxPer = spec.context.length / (2 * n);
+
+  async function runBatch(sample: Float32Array, context: HostTensor, batch: number, t: number) {
+    const out = await unet.run({
+      [io.sample]: { type: 'float32', data: sample, dims: [batch, ...spec.latentShape] },
+      [io.timestep]: timestepFeed(io, t, batch),
+      [io.context]: context,
+    });
+    spec.onModelCall?.();
+    const pred = Object.values(out)[0];
+    if (pred?.type !== 'float32' || pred.data.length !== batch * per) {
+      throw new Error(`${unet.label}: output has ${pred?.data.length ?? 0} values, expected ${batch * per}`);
+    }
+    return pred.data;
+  }
+
+  async function runSplit(t: number): Promise<Float32Array> {
+    const m = new Float32Array(2 * size);
+    for (let b = 0; b < 2 * n; b++) {
+      if (b > 0 && spec.signal?.aborted) throw abortReason(spec.signal);
+      const context: HostTensor = {
+        type: 'float32',
+        data: spec.context.subarray(b * ctxPer, (b + 1) * ctxPer),
+        dims: [1, ...spec.contextDims.slice(1)],
+      };
+      m.set(await runBatch(sampleIn.subarray(b * per, (b + 1) * per), context, 1, t), b * per);
+    }
+    return m;
+  }
 
   return async (x, sigma, timestep) => {
-    if (spec.signal?.aborted) {
-      throw spec.signal.reason instanceof Error
-        ? spec.signal.reason
-        : new DOMException('Aborted', 'AbortError');
-    }
+    if (spec.signal?.aborted) throw abortReason(spec.signal);
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
     for (let j = 0; j < size; j++) sampleIn[j] = x[j] * cIn;
     sampleIn.copyWithin(size, 0, size);
 
     const t = timestep ?? sigmaToT(table, sigma);
-    const out = await unet.run({
-      [io.sample]: { type: 'float32', data: sampleIn, dims: [2 * n, ...spec.latentShape] },
-      [io.timestep]: timestepFeed(io, t, 2 * n),
-      [io.context]: contextFeed,
-    });
-    spec.onModelCall?.();
-    const pred = Object.values(out)[0];
-    if (pred?.type !== 'float32' || pred.data.length !== 2 * size) {
-      throw new Error(`${unet.label}: output has ${pred?.data.length ?? 0} values, expected ${2 * size}`);
-    }
-    const m = pred.data;
+    const m =
+      spec.unetBatching === 'split' ? await runSplit(t) : await runBatch(sampleIn, contextFeed, 2 * n, t);
     const denoised = new Float32Array(size);
     if (spec.predictionType === 'epsilon') {
       for (let j = 0; j < size; j++) {
@@ -123,4 +145,8 @@ function timestepFeed(io: UnetIo, t: number, batch: number): HostTensor {
     return { type: 'int64', data: new BigInt64Array(count).fill(BigInt(Math.round(t))), dims };
   }
   return { type: 'float32', data: new Float32Array(count).fill(t), dims };
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('Aborted', 'AbortError');
 }

@@ -28,6 +28,8 @@ export interface LoadOptions {
   runtime?: RuntimeOptions;
   /** ...and per component, on top (e.g. the VAE decoder without the memory arena). */
   components?: Partial<Record<Component, RuntimeOptions>>;
+  /** See DenoiserSpec.unetBatching: 'split' trades a little speed for lower peak memory. */
+  unetBatching?: 'batch' | 'split';
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -75,7 +77,7 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
         `${info.name}: text_encoder/model.onnx gives hidden states of width ${textWidth}, but unet/model.onnx takes encoder_hidden_states of width ${io.contextWidth}`,
       );
     }
-    return createPipeline(info, table, tokenizer, encoder, unet, io, vae, sessions);
+    return createPipeline(info, table, tokenizer, encoder, unet, io, vae, sessions, options);
   } catch (e) {
     await Promise.all(sessions.map((s) => s.dispose()));
     throw e;
@@ -91,6 +93,7 @@ function createPipeline(
   io: UnetIo,
   vae: VaeDecoder,
   sessions: ModelSession[],
+  options: LoadOptions,
 ): Pipeline {
   const [textSession, , vaeSession] = sessions;
   let disposed = false;
@@ -161,6 +164,7 @@ function createPipeline(
       n,
       latentShape,
       cfgScale: req.cfgScale,
+      unetBatching: options.unetBatching,
       signal,
     });
 

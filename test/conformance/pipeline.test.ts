@@ -128,6 +128,23 @@ describe('conformance: pipeline cases', kitTestOptions(), () => {
     assert.deepEqual(second.images[0].data, both.images[1].data);
   });
 
+  test("unetBatching 'split' (one UNet call per latent) reproduces the references too", async () => {
+    const split = await loadPipeline(kitPath('tiny-sd'), { unetBatching: 'split' });
+    try {
+      for (const id of ['dpmpp_2m_karras_8_n2', 'dpmpp_sde_karras_8_n2']) {
+        const c = readKitJson<KitCase>('cases', id, 'case.json');
+        const result = await split.generate(caseRequest(c));
+        for (let i = 0; i < c.n; i++) {
+          const ref = readF32('cases', id, `latent_final_${i}.f32`);
+          const err = maxAbsDiff(result.images[i].latent, ref);
+          assert.ok(err <= TOLERANCE.latentRel * maxAbs(ref), `${id}[${i}] latent max-abs ${err}`);
+        }
+      }
+    } finally {
+      await split.dispose();
+    }
+  });
+
   test('the NV source gives another, reproducible image', async () => {
     const c = readKitJson<KitCase>('cases', 'euler_a_8', 'case.json');
     const cpu = await pipeline.generate(caseRequest(c, 'cpu'));

@@ -87,6 +87,17 @@ export const errors = {
     e.retryAfter = retryAfter;
     return e;
   },
+  /** The prompt was refused by a content policy (e.g. a Midjourney upstream's banned words). */
+  contentPolicy: (message: string) =>
+    new ImagineError(message, {
+      status: 400,
+      type: 'invalid_request_error',
+      code: 'content_policy_violation',
+      param: 'prompt',
+    }),
+  /** An upstream service (a relay target) answered wrongly or not at all. */
+  upstream: (message: string, code = 'upstream_error') =>
+    new ImagineError(message, { status: 502, type: 'server_error', code, param: null }),
   modelLoad: (message: string, cause?: unknown) =>
     new ImagineError(message, { status: 503, type: 'server_error', code: 'model_load_failed', param: null }, { cause }),
   unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) => {

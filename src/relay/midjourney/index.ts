@@ -1,0 +1,25 @@
+// Midjourney relay: config, the engine-shaped calls and the notify-hook entry point.
+export {
+  defineUpstream,
+  loadRelayConfig,
+  type MjUpstream,
+  type MjUpstreamInput,
+  parseRelayConfig,
+  type RelayConfig,
+  RelayConfigError,
+  upstreamForModel,
+} from './config.ts';
+export { acceptNotifyHook, defaultNotifyHub, NotifyHub } from './notify.ts';
+export type { MjButton, MjTask, MjTaskStatus } from './protocol.ts';
+export {
+  MJ_FOLLOW_UPS,
+  type MjFollowUp,
+  type RelayCallOptions,
+  type RelayEvent,
+  type RelayFollowUpRequest,
+  type RelayGenerateRequest,
+  type RelayResult,
+  relayFollowUp,
+  relayGenerate,
+} from './relay.ts';
+export type { FetchedImage } from './transport.ts';

@@ -34,6 +34,8 @@ export interface AppDeps {
   metrics: Metrics;
   lifecycle: Lifecycle;
   randomSeed?: () => number;
+  /** Where log lines go (default stdout); tests capture them here. */
+  logStream?: { write(line: string): void };
 }
 
 declare module 'fastify' {
@@ -58,7 +60,15 @@ export function baseUrl(config: ServerConfig, request: FastifyRequest): string {
 export function createApp(deps: AppDeps): FastifyInstance {
   const { config, models, metrics, lifecycle } = deps;
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : {
+            level: config.logLevel,
+            // Headers are never logged; this is a second guard should a serializer ever add them.
+            redact: ['req.headers.authorization', 'headers.authorization'],
+            ...(deps.logStream ? { stream: deps.logStream } : {}),
+          },
     // One line per request, written by our onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,

@@ -26,6 +26,7 @@ export interface ServerOverrides {
   load?: (dir: string) => Promise<Pipeline>;
   previewIntervalMs?: number;
   randomSeed?: () => number;
+  logStream?: { write(line: string): void };
 }
 
 export function createServer(config: ServerConfig, overrides: ServerOverrides = {}): ImagineServer {
@@ -49,6 +50,7 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
     metrics,
     lifecycle,
     randomSeed: overrides.randomSeed,
+    logStream: overrides.logStream,
   });
   let shuttingDown: Promise<void> | null = null;
   return {

@@ -174,6 +174,17 @@ describe('streams, jobs, cancellation', kitTestOptions(), () => {
     assert.equal(end.error?.code, 'cancelled');
   });
 
+  test('a JSON (non-streamed) request whose client goes away cancels its job too', async () => {
+    const ctl = new AbortController();
+    const pending = generate(tinyBody({ ...LONG }), KEY_A, ctl.signal).catch((e: unknown) => e);
+    await waitFor(async () => ((await ts.server.queue.stats()).running === 1 ? true : null));
+    const t0 = Date.now();
+    ctl.abort();
+    assert.equal(((await pending) as Error).name, 'AbortError');
+    await waitFor(async () => ((await ts.server.queue.stats()).running === 0 ? true : null), 2000);
+    assert.ok(Date.now() - t0 < 2000);
+  });
+
   test('a queued stream hears its position and keep-alives; leaving cancels it before it runs', async () => {
     const runner = new AbortController();
     const r1 = await generate(tinyBody({ stream: true, ...LONG }), KEY_A, runner.signal);

@@ -98,7 +98,7 @@ function showText(m: LocalModel): string {
 }
 
 /** Pull progress on stderr: a bar per file and one overall on a terminal, plain lines otherwise. */
-function pullReporter(
+export function pullReporter(
   stream: NodeJS.WriteStream,
   progress: boolean,
 ): { onEvent: (e: PullEvent) => void; stop: () => void } {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { acceptNotifyHook, NotifyHub } from '../../src/relay/midjourney/notify.ts';
 import { relayGenerate } from '../../src/relay/midjourney/relay.ts';
 import { type FakeMjProxy, paletteColors, startFakeMjProxy } from '../support/fake-mj-proxy.ts';
 import {
@@ -306,6 +309,84 @@ describe('relayGenerate with no secret configured', () => {
       for (const r of fake.requests.slice(before)) assert.equal(r.headers['mj-api-secret'], undefined);
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('notify hook', () => {
+  let fake: FakeMjProxy;
+  let hook: Server;
+  let hookUrl: string;
+  const hub = new NotifyHub();
+  const pushes: unknown[] = [];
+
+  before(async () => {
+    // The fake moves tasks on a timer and pushes each change; polling alone would take a minute.
+    fake = await startFakeMjProxy({ secret: SECRET, advance: 25 });
+    hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let body: unknown = null;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {}
+        pushes.push(body);
+        acceptNotifyHook(body, hub);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/v1/relay/midjourney/notify`;
+  });
+  after(async () => {
+    await fake.close();
+    hook.closeAllConnections();
+    await new Promise((r) => hook.close(r));
+  });
+
+  test('pushes drive the task when polling is slow', async () => {
+    const upstream = upstreamFor(fake, { pollIntervalMs: 60_000, notifyHook: hookUrl });
+    const { events, onEvent } = recorder();
+    const started = performance.now();
+    const result = await relayGenerate(upstream, { prompt: 'pushed along', onEvent, hub });
+    assert.ok(performance.now() - started < 2000);
+    assert.deepEqual(progressOf(events).at(-1), 1);
+    assert.equal(partialsOf(events).length, 2);
+    const submit = fake.requests.find(
+      (r) => r.path === '/mj/submit/imagine' && r.body.includes('pushed along'),
+    );
+    assert.equal(JSON.parse(submit?.body ?? '{}').notifyHook, hookUrl);
+    assert.ok(pushes.some((p) => (p as { id?: string }).id === result.taskId));
+    assert.equal(hub.size, 0, 'the tracker unsubscribes when done');
+  });
+
+  test('a push is a hint: forged image URLs are never fetched', async () => {
+    const upstream = upstreamFor(fake, { pollIntervalMs: 60_000 });
+    const evil = 'http://127.0.0.1:9/evil.png';
+    let wake: NodeJS.Timeout | undefined;
+    const result = await relayGenerate(upstream, {
+      prompt: 'forged push',
+      hub,
+      onEvent: (e) => {
+        if (e.type === 'submitted') {
+          // Claim the task is done with our own picture, then let the real pushes never come.
+          setTimeout(
+            () => hub.accept({ id: e.taskId, status: 'SUCCESS', progress: '100%', imageUrl: evil }),
+            5,
+          );
+          wake = setInterval(() => hub.accept({ id: e.taskId }), 30);
+        }
+      },
+    });
+    clearInterval(wake);
+    assert.ok(result.imageUrl.startsWith(fake.cdnUrl));
+    assert.ok(!fake.cdnRequests.some((r) => r.path.includes('evil')));
+  });
+
+  test('pushes for unknown tasks and garbage are refused without throwing', () => {
+    for (const body of [null, 'text', 42, [], {}, { id: 'nope' }, { id: {} }, { status: 'SUCCESS' }]) {
+      assert.equal(acceptNotifyHook(body, hub), false);
     }
   });
 });

@@ -33,7 +33,7 @@ const upstreamSchema = z
     maxImageBytes: z
       .number()
       .int()
-      .min(1024)
+      .min(64)
       .max(256 * 1024 * 1024)
       .default(32 * 1024 * 1024),
     /** Our URL the upstream POSTs task updates to; see acceptNotifyHook(). */

@@ -236,7 +236,10 @@ async function followTask(run: Run, taskId: string, options: RelayCallOptions, s
         if (!(e instanceof ImagineError) || !TRANSIENT_CODES.has(e.code ?? '')) throw e;
         pollErrors++;
         if (pollErrors >= run.upstream.maxPollErrors) {
-          throw errors.upstream(`${e.message} (${pollErrors} polls failed in a row)`, e.code ?? undefined);
+          throw errors.upstream(
+            `${e.message.replace(/\.$/, '')} (${pollErrors} polls failed in a row).`,
+            e.code ?? undefined,
+          );
         }
         await run.sleep(run.upstream.pollIntervalMs);
         continue;

@@ -254,7 +254,8 @@ export interface ImagineResponseInfo {
   job_id: string;
   parameters: Omit<GenerationParams, 'stream'>;
   warnings: string[];
-  timings: { total_ms: number; queue_ms: number };
+  /** total = queued to done; queue = waiting; engine = inside the engine (model load excluded). */
+  timings: { total_ms: number; queue_ms: number; engine_ms: number };
 }
 
 export interface ImagesResponse {

@@ -38,6 +38,7 @@ export function imagesResponse(snap: GenerationSnapshot, baseUrl: string): Image
       timings: {
         total_ms: (snap.finishedAt ?? snap.createdAt) - snap.createdAt,
         queue_ms: (snap.startedAt ?? snap.createdAt) - snap.createdAt,
+        engine_ms: Math.round(result.engine_ms * 1000) / 1000,
       },
     },
   };

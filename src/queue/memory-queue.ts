@@ -17,6 +17,8 @@ export interface MemoryQueueOptions<D, P, R> {
   capacity?: number;
   /** How long finished jobs stay readable, in ms (default 1 hour). */
   retainMs?: number;
+  /** Most finished jobs kept at once (their results hold images); the oldest go first (default 1000). */
+  maxFinished?: number;
   now?: () => number;
 }
 
@@ -30,7 +32,10 @@ interface Entry<D, P, R> {
 export function createMemoryQueue<D, P, R>(options: MemoryQueueOptions<D, P, R>): JobQueue<D, P, R> {
   const capacity = options.capacity ?? 32;
   const retainMs = options.retainMs ?? 60 * 60 * 1000;
+  const maxFinished = options.maxFinished ?? 1000;
   const now = options.now ?? Date.now;
+  /** Finished job ids, oldest first (a Set keeps insertion order). */
+  const finishedIds = new Set<string>();
   const jobs = new Map<string, Entry<D, P, R>>();
   const lanes = new Map<string, Entry<D, P, R>[]>();
   const runningLanes = new Map<string, Entry<D, P, R>>();
@@ -87,8 +92,15 @@ export function createMemoryQueue<D, P, R>(options: MemoryQueueOptions<D, P, R>)
     }
     listeners.delete(e.snap.id);
     e.resolveDone();
+    finishedIds.add(e.snap.id);
+    for (const old of finishedIds) {
+      if (finishedIds.size <= maxFinished) break;
+      finishedIds.delete(old);
+      jobs.delete(old);
+    }
     const t = setTimeout(() => {
       retainTimers.delete(t);
+      finishedIds.delete(e.snap.id);
       jobs.delete(e.snap.id);
     }, retainMs);
     t.unref();

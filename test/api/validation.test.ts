@@ -257,6 +257,16 @@ describe('request validation and error statuses', kitTestOptions(), () => {
       }),
       { numRuns: 1000 },
     );
+    // Sizes against the real model's range: every invalid one is a 400 naming size.
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 3000 }), async (w, h) => {
+        const valid = [w, h].every((v) => v % 8 === 0 && v >= 32 && v <= 1024);
+        fc.pre(!valid);
+        const res = await post(tinyBody({ size: `${w}x${h}` }));
+        assert.equal(assertEnvelope(res, 400).param, 'size');
+      }),
+      { numRuns: 500 },
+    );
     const health = await ts.server.app.inject({ method: 'GET', url: '/health' });
     assert.equal(health.statusCode, 200);
     const ok = await post(tinyBody({ steps: 1, response_format: 'b64_json' }));

@@ -22,4 +22,5 @@ export {
   relayFollowUp,
   relayGenerate,
 } from './relay.ts';
+export { type MidjourneyFields, MJ_ACCEPTED_FIELDS, midjourneyPrompt } from './request.ts';
 export type { FetchedImage } from './transport.ts';

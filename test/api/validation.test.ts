@@ -197,6 +197,12 @@ describe('request validation and error statuses', kitTestOptions(), () => {
     assert.equal(body.quality, 'hd');
   });
 
+  test('a prompt longer than the model reads is truncated with a warning', async () => {
+    const res = await post(tinyBody({ steps: 1, prompt: 'red '.repeat(100), response_format: 'b64_json' }));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.ok(res.json().imagine.warnings.some((w: string) => /prompt has \d+ tokens/.test(w)));
+  });
+
   test('property: thousands of random and malformed bodies get 4xx envelopes; the server keeps serving', async () => {
     const fields = fc.constantFrom(...GENERATION_FIELDS, 'foo', '__proto__', 'constructor', '');
     const values = fc.oneof(
@@ -271,5 +277,29 @@ describe('request validation and error statuses', kitTestOptions(), () => {
     assert.equal(health.statusCode, 200);
     const ok = await post(tinyBody({ steps: 1, response_format: 'b64_json' }));
     assert.equal(ok.statusCode, 200, ok.body);
+  });
+});
+
+describe('--public-url', kitTestOptions(), () => {
+  test('sets the base of returned urls', async () => {
+    const ts = await startTestServer({
+      listen: false,
+      config: { publicUrl: 'https://img.example.com/base' },
+    });
+    try {
+      const res = await ts.server.app.inject({
+        method: 'POST',
+        url: '/v1/images/generations',
+        headers: { 'content-type': 'application/json' },
+        payload: tinyBody({ steps: 1 }),
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.match(
+        res.json().data[0].url,
+        /^https:\/\/img\.example\.com\/base\/v1\/images\/files\/[0-9a-f]{32}\.png$/,
+      );
+    } finally {
+      await ts.close();
+    }
   });
 });

@@ -46,7 +46,12 @@ export const errors = {
   invalidRequest: (message: string, code: string | null = null) =>
     new ImagineError(message, { status: 400, type: 'invalid_request_error', code, param: null }),
   unauthorized: (message = 'Incorrect or missing API key. Send it as "Authorization: Bearer <key>".') =>
-    new ImagineError(message, { status: 401, type: 'authentication_error', code: 'invalid_api_key', param: null }),
+    new ImagineError(message, {
+      status: 401,
+      type: 'authentication_error',
+      code: 'invalid_api_key',
+      param: null,
+    }),
   forbidden: (message: string) =>
     new ImagineError(message, { status: 403, type: 'permission_error', code: 'forbidden', param: null }),
   modelNotFound: (model: string) =>
@@ -66,7 +71,12 @@ export const errors = {
       param: null,
     }),
   unsupportedMediaType: (message = 'Request body must be JSON (Content-Type: application/json).') =>
-    new ImagineError(message, { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', param: null }),
+    new ImagineError(message, {
+      status: 415,
+      type: 'invalid_request_error',
+      code: 'unsupported_media_type',
+      param: null,
+    }),
   queueFull: (retryAfter: number) => {
     const e = new ImagineError('The generation queue is full; retry later.', {
       status: 429,
@@ -99,7 +109,11 @@ export const errors = {
   upstream: (message: string, code = 'upstream_error') =>
     new ImagineError(message, { status: 502, type: 'server_error', code, param: null }),
   modelLoad: (message: string, cause?: unknown) =>
-    new ImagineError(message, { status: 503, type: 'server_error', code: 'model_load_failed', param: null }, { cause }),
+    new ImagineError(
+      message,
+      { status: 503, type: 'server_error', code: 'model_load_failed', param: null },
+      { cause },
+    ),
   unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) => {
     const e = new ImagineError(message, { status: 503, type: 'service_unavailable', code, param: null });
     if (retryAfter !== undefined) e.retryAfter = retryAfter;
@@ -108,7 +122,11 @@ export const errors = {
   cancelled: (message = 'The job was cancelled.') =>
     new ImagineError(message, { status: 499, type: 'invalid_request_error', code: 'cancelled', param: null }),
   internal: (message = 'Internal server error.', cause?: unknown) =>
-    new ImagineError(message, { status: 500, type: 'server_error', code: 'internal_error', param: null }, { cause }),
+    new ImagineError(
+      message,
+      { status: 500, type: 'server_error', code: 'internal_error', param: null },
+      { cause },
+    ),
 };
 
 export function isImagineError(e: unknown): e is ImagineError {

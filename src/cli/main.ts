@@ -5,7 +5,10 @@ import { registerModels } from './models.ts';
 import { registerServe } from './serve.ts';
 
 const program = new Command();
-program.name('imagine').description('Self-hosted, OpenAI-compatible image generation').showHelpAfterError('(add --help for usage)');
+program
+  .name('imagine')
+  .description('Self-hosted, OpenAI-compatible image generation')
+  .showHelpAfterError('(add --help for usage)');
 registerGenerate(program);
 registerServe(program);
 registerModels(program);

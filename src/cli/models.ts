@@ -4,6 +4,7 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import {
+  formatBytes,
   type LocalModel,
   listLocalModels,
   type PullEvent,
@@ -14,17 +15,6 @@ import {
 
 interface DirFlags {
   modelsDir: string;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
 function modelsDirOption(cmd: Command): Command {

@@ -167,7 +167,8 @@ describe('imagine models (CLI)', () => {
     }
     assert.match(text, /pulling acme\/tiny-sd-onnx@main/);
     assert.match(text, / total\s+\[[█░]+\] 100% \| 27\.\d kB\/27\.\d kB/);
-    assert.match(text, / text_encoder\/model\.onnx\s+\[/);
+    // Bars redraw at a limited rate, so which file bars show depends on timing: at least one does.
+    assert.match(text, / …?[\w.]*\/?[\w.]+\.(json|txt|onnx)\s+\[[█░]+\]\s+\d+% \| /);
     assert.match(text, /installed 'tiny-sd-onnx'/);
   });
 });

@@ -1,7 +1,7 @@
 // pullModel against the fake hub: what is downloaded, resume, hash checks, gated/missing repos and
 // revisions, repos that are not SD ONNX models, and that nothing half-pulled is ever installed.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
@@ -253,6 +253,38 @@ describe('models pull', () => {
       pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir: fx.modelsDir(), variant: 'int8', env: env() }),
     );
     assert.match(none.message, /has no 'int8' variant/);
+  });
+
+  test('a model the engine cannot use fails after its configs, before any weights', async () => {
+    const e = await rejection(pullModel({ spec: 'acme/odd-sd', modelsDir: fx.modelsDir(), env: env() }));
+    assert.match(e.message, /prediction_type "sample" is not supported/);
+    const fetched = fx.hub.requests.filter((q) => q.path.includes('/resolve/')).map((q) => q.path);
+    assert.ok(fetched.some((p) => p.endsWith('scheduler_config.json')));
+    assert.ok(!fetched.some((p) => p.endsWith('.onnx') || p.endsWith('.onnx_data')), fetched.join(' '));
+  });
+
+  test('one pull per model id at a time; a stale lock is taken over', async () => {
+    const modelsDir = fx.modelsDir();
+    const lock = join(modelsDir, '.pull-tiny-sd-onnx.lock');
+    writeFileSync(lock, String(process.pid));
+    const e = await rejection(pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, env: env() }));
+    assert.match(e.message, new RegExp(`another pull of 'tiny-sd-onnx' is running \\(pid ${process.pid}\\)`));
+    // A pid that cannot be alive (above Linux's pid_max).
+    writeFileSync(lock, '99999999');
+    await pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, env: env() });
+    assert.ok(!existsSync(lock), 'the lock is released');
+  });
+
+  test('not enough disk space: a clear message before any download', async () => {
+    const modelsDir = fx.modelsDir();
+    const e = await rejection(
+      pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, env: env(), freeSpace: () => 1000 }),
+    );
+    assert.match(
+      e.message,
+      /^not enough disk space in .*: acme\/tiny-sd-onnx needs 27\.\d kB more, 1\.00 kB is free$/,
+    );
+    assert.ok(!fx.hub.requests.some((q) => q.path.includes('/resolve/')));
   });
 
   test('an unreachable hub is one clear line', async () => {

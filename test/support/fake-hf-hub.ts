@@ -185,9 +185,10 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
       'content-type': 'application/octet-stream',
       'content-length': String(body.length),
     });
-    // A dropped connection: half of a whole-file download, then the socket closes.
+    // A dropped connection: half of a whole-file download, then the socket closes. The pause lets
+    // the client read the half first (a fetch body that errors drops the chunks it still queues).
     if (start === 0 && body.length === total && total > 1 && drops.delete(key)) {
-      res.write(body.subarray(0, total >> 1), () => res.socket?.destroy());
+      res.write(body.subarray(0, total >> 1), () => setTimeout(() => res.socket?.destroy(), 250));
       return;
     }
     res.end(body);

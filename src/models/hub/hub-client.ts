@@ -2,11 +2,10 @@
 // repo's files, and download one file with resume (HTTP Range onto `<file>.partial`) and a size and
 // hash check. Every hub failure becomes one ImagineError that says what to do about it.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createReadStream, existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { fileDownloadInfo, HUB_URL, listFiles, modelInfo } from '@huggingface/hub';
 import { errors, ImagineError } from '../../errors.ts';
@@ -280,7 +279,10 @@ export async function downloadRepoFile(
       res = await hub.fetch(url, {
         headers: {
           ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
-          ...(hub.accessToken ? { Authorization: `Bearer ${hub.accessToken}` } : {}),
+          // The token goes to the hub only, never to the storage a download URL may point at.
+          ...(hub.accessToken && new URL(url).origin === new URL(hub.hubUrl).origin
+            ? { Authorization: `Bearer ${hub.accessToken}` }
+            : {}),
         },
         signal: o.signal,
       });
@@ -303,22 +305,17 @@ export async function downloadRepoFile(
     }
     if (!res.body) throw errors.unavailable(`${o.repo}/${file.path}: empty response`, 'download_failed');
     let bytes = offset;
-    const h = hash;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        h?.update(chunk);
-        bytes += chunk.length;
-        o.onBytes?.({ bytes, size });
-        cb(null, chunk);
-      },
-    });
+    // Every byte received is on disk before a failure is handled, so the next run resumes exactly
+    // where this one stopped (a write stream would drop its buffer when destroyed).
+    const out = await open(partial, offset > 0 ? 'a' : 'w');
     try {
-      await pipeline(
-        Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>),
-        counter,
-        createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' }),
-        { signal: o.signal },
-      );
+      for await (const chunk of Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>)) {
+        const buf = chunk as Buffer;
+        await out.write(buf);
+        hash?.update(buf);
+        bytes += buf.length;
+        o.onBytes?.({ bytes, size });
+      }
     } catch (e) {
       if (o.signal?.aborted) throw e;
       const cause = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
@@ -326,6 +323,8 @@ export async function downloadRepoFile(
         `download of ${o.repo}/${file.path} was interrupted at ${bytes} of ${size} bytes (${cause}); run the same pull again to resume`,
         'download_interrupted',
       );
+    } finally {
+      await out.close();
     }
   } else o.onStart?.(offset);
 

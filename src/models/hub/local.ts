@@ -10,6 +10,18 @@ import { MODEL_ID_PATTERN } from './selection.ts';
 /** Written by pull into the model folder: where the model came from. */
 export const SOURCE_FILE = '.imagine-source.json';
 
+/** 1234567 → "1.23 MB". */
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
 export interface PullSource {
   repo: string;
   revision: string;

@@ -1,15 +1,41 @@
 // `pull`: a Stable Diffusion ONNX model from the hub into the models directory.
 // Flow: resolve the revision to a commit → list its files → pick what the engine needs → download
-// each into `.pull-<id>/` (resumable, size- and hash-checked) → readModelFolder must pass → rename
-// into place. A dot-folder is never listed as a model, so a half-pulled model never shows up.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// into `.pull-<id>/` (resumable, size- and hash-checked), configs first so that an unusable model
+// fails early → readModelFolder must pass → rename into place. A dot-folder is never listed as a
+// model, so a half-pulled model never shows up.
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { readModelFolder } from '../../engine/model-folder.ts';
-import { errors, isImagineError } from '../../errors.ts';
-import { downloadRepoFile, type HubOptions, hubContext, listRepoFiles, resolveCommit } from './hub-client.ts';
-import { type PullSource, SOURCE_FILE } from './local.ts';
-import { checkModelId, defaultModelId, fileSize, parseRepoSpec, selectModelFiles } from './selection.ts';
+import { errors } from '../../errors.ts';
+import {
+  downloadRepoFile,
+  type HubContext,
+  type HubOptions,
+  hubContext,
+  listRepoFiles,
+  resolveCommit,
+} from './hub-client.ts';
+import { formatBytes, type PullSource, SOURCE_FILE } from './local.ts';
+import {
+  checkModelId,
+  defaultModelId,
+  fileSize,
+  parseRepoSpec,
+  type RepoFile,
+  selectModelFiles,
+} from './selection.ts';
 
 /** Progress of a pull, in order: resolved, then per file start/progress/done, then installed. */
 export type PullEvent =
@@ -42,6 +68,8 @@ export interface PullOptions extends HubOptions {
   signal?: AbortSignal;
   onEvent?: (e: PullEvent) => void;
   env?: NodeJS.ProcessEnv;
+  /** Free bytes in the models directory (default: the file system's; tests override it). */
+  freeSpace?: (dir: string) => number | null;
 }
 
 export interface PullResult {
@@ -75,6 +103,107 @@ function prepareTemp(tmp: string, source: PullSource): void {
     }
     if (!same) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Free bytes for an unprivileged user in `dir`, or null when the platform cannot tell. */
+function freeSpace(dir: string): number | null {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One pull per model id at a time: a lock file beside the temp folder, taken over when stale. */
+function lockPull(lock: string, id: string): () => void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      const pid = Number(readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw errors.invalidRequest(
+          `another pull of '${id}' is running (pid ${pid}); wait for it to finish or stop it`,
+          'pull_in_progress',
+        );
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+}
+
+interface DownloadAllOptions {
+  hub: HubContext;
+  repo: string;
+  revision: string;
+  commit: string;
+  concurrency: number;
+  signal?: AbortSignal;
+  dest: (f: RepoFile) => string;
+  onEvent?: (e: PullEvent) => void;
+}
+
+/** Downloads files with a few at a time; the first failure stops the rest (their partials stay). */
+async function downloadAll(files: RepoFile[], o: DownloadAllOptions): Promise<number> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(o.signal?.reason);
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  let downloaded = 0;
+  const queue = [...files];
+  let failure: unknown = null;
+  const worker = async () => {
+    for (let f = queue.shift(); f && !stop.signal.aborted; f = queue.shift()) {
+      const file = f;
+      const size = fileSize(file);
+      try {
+        const r = await downloadRepoFile({
+          hub: o.hub,
+          repo: o.repo,
+          revision: o.revision,
+          commit: o.commit,
+          file,
+          dest: o.dest(file),
+          signal: stop.signal,
+          onStart: (offset) => o.onEvent?.({ type: 'file-start', path: file.path, size, offset }),
+          onBytes: (p) => o.onEvent?.({ type: 'file-progress', path: file.path, ...p }),
+        });
+        if (!r.cached) downloaded += size - r.resumedFrom;
+        o.onEvent?.({
+          type: 'file-done',
+          path: file.path,
+          size,
+          resumedFrom: r.resumedFrom,
+          cached: r.cached,
+        });
+      } catch (e) {
+        if (failure === null) failure = e;
+        stop.abort(e);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+  if (o.signal?.aborted) throw errors.cancelled(`pull of ${o.repo} was interrupted; run it again to resume`);
+  if (failure !== null) throw failure;
+  return downloaded;
 }
 
 export async function pullModel(o: PullOptions): Promise<PullResult> {
@@ -112,77 +241,78 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
   });
 
   const tmp = join(modelsDir, `.pull-${id}`);
-  prepareTemp(tmp, source);
-  await mkdir(tmp, { recursive: true });
-  writeFileSync(join(tmp, PULL_MARKER), `${JSON.stringify(source, null, 2)}\n`);
-
-  // One failure stops the other downloads; their partial files stay for the next run.
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(o.signal?.reason);
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  let downloadedBytes = 0;
-  const queue = [...selection.files];
-  let failure: unknown = null;
-  const worker = async () => {
-    for (let f = queue.shift(); f && !stop.signal.aborted; f = queue.shift()) {
-      const file = f;
-      const size = fileSize(file);
-      try {
-        const r = await downloadRepoFile({
-          hub,
-          repo,
-          revision,
-          commit,
-          file,
-          dest: inside(tmp, selection.targets.get(file.path) ?? file.path),
-          signal: stop.signal,
-          onStart: (offset) => o.onEvent?.({ type: 'file-start', path: file.path, size, offset }),
-          onBytes: (p) => o.onEvent?.({ type: 'file-progress', path: file.path, ...p }),
-        });
-        if (!r.cached) downloadedBytes += size - r.resumedFrom;
-        o.onEvent?.({
-          type: 'file-done',
-          path: file.path,
-          size,
-          resumedFrom: r.resumedFrom,
-          cached: r.cached,
-        });
-      } catch (e) {
-        if (failure === null) failure = e;
-        stop.abort(e);
-      }
+  await mkdir(modelsDir, { recursive: true });
+  const unlock = lockPull(join(modelsDir, `.pull-${id}.lock`), id);
+  try {
+    prepareTemp(tmp, source);
+    await mkdir(tmp, { recursive: true });
+    writeFileSync(join(tmp, PULL_MARKER), `${JSON.stringify(source, null, 2)}\n`);
+    const present = selection.files.reduce((s, f) => {
+      const dest = join(tmp, selection.targets.get(f.path) ?? f.path);
+      return (
+        s +
+        (statSync(dest, { throwIfNoEntry: false })?.size ??
+          statSync(`${dest}.partial`, { throwIfNoEntry: false })?.size ??
+          0)
+      );
+    }, 0);
+    const free = (o.freeSpace ?? freeSpace)(modelsDir);
+    if (free !== null && totalBytes - present > free) {
+      throw errors.unavailable(
+        `not enough disk space in ${o.modelsDir}: ${label} needs ${formatBytes(totalBytes - present)} more, ${formatBytes(free)} is free`,
+        'insufficient_storage',
+      );
     }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 4) }, worker));
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-  }
-  if (o.signal?.aborted) {
-    throw errors.cancelled(`pull of ${label} was interrupted; run it again to resume`);
-  }
-  if (failure !== null) throw failure;
 
-  o.onEvent?.({ type: 'verifying', dir: tmp });
-  try {
-    readModelFolder(tmp);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    const detail = (isImagineError(e) || e instanceof Error ? e.message : String(e)).replace(
-      `.pull-${id}/`,
-      '',
-    );
-    throw errors.invalidRequest(
-      `${label} was downloaded but is not a usable model (${detail}); nothing was installed`,
-      'not_an_onnx_model',
-    );
+    const download = (files: RepoFile[]) =>
+      downloadAll(files, {
+        hub,
+        repo,
+        revision,
+        commit,
+        concurrency: o.concurrency ?? 4,
+        signal: o.signal,
+        dest: (f) => inside(tmp, selection.targets.get(f.path) ?? f.path),
+        onEvent: o.onEvent,
+      });
+    const notUsable = (e: unknown) => {
+      rmSync(tmp, { recursive: true, force: true });
+      const detail = (e instanceof Error ? e.message : String(e)).replace(`.pull-${id}/`, '');
+      return errors.invalidRequest(
+        `${label} was downloaded but is not a usable model (${detail}); nothing was installed`,
+        'not_an_onnx_model',
+      );
+    };
+    // Configs and tokenizer first: a model the engine cannot use fails before gigabytes of weights.
+    const small = selection.files.filter((f) => /\.(json|txt)$/.test(f.path));
+    let downloadedBytes = await download(small);
+    try {
+      readModelFolder(tmp);
+    } catch (e) {
+      // readModelFolder checks the ONNX files last: their absence is expected at this point.
+      const weightsOnly = /\/(text_encoder|unet|vae_decoder)\/model\.onnx: file is missing$/;
+      if (!(e instanceof Error && weightsOnly.test(e.message))) throw notUsable(e);
+    }
+    downloadedBytes += await download(selection.files.filter((f) => !small.includes(f)));
+    if (o.signal?.aborted) {
+      throw errors.cancelled(`pull of ${label} was interrupted; run it again to resume`);
+    }
+
+    o.onEvent?.({ type: 'verifying', dir: tmp });
+    try {
+      readModelFolder(tmp);
+    } catch (e) {
+      throw notUsable(e);
+    }
+    const done = { ...source, pulledAt: new Date().toISOString() };
+    writeFileSync(join(tmp, SOURCE_FILE), `${JSON.stringify(done, null, 2)}\n`);
+    rmSync(join(tmp, PULL_MARKER), { force: true });
+    const late = exists();
+    if (late) throw late;
+    renameSync(tmp, dest);
+    o.onEvent?.({ type: 'installed', id, dir: dest });
+    return { id, dir: dest, source: done, files, downloadedBytes };
+  } finally {
+    unlock();
   }
-  const done = { ...source, pulledAt: new Date().toISOString() };
-  writeFileSync(join(tmp, SOURCE_FILE), `${JSON.stringify(done, null, 2)}\n`);
-  rmSync(join(tmp, PULL_MARKER), { force: true });
-  const late = exists();
-  if (late) throw late;
-  renameSync(tmp, dest);
-  o.onEvent?.({ type: 'installed', id, dir: dest });
-  return { id, dir: dest, source: done, files, downloadedBytes };
 }

@@ -75,7 +75,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
     genReqId: () => randomUUID(),
     // Our routes have no use for long path segments; longer ones are 404s.
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    // While closing, requests still reach our handlers, which answer 503 in OpenAI's envelope.
+    return503OnClosing: false,
   });
   // JSON only. An empty JSON body (DELETE from clients that always send the header) is no body;
   // anything else goes through fastify's own parser, which refuses prototype poisoning.

@@ -7,6 +7,7 @@ import {
   formatBytes,
   type LocalModel,
   listLocalModels,
+  listUnfinishedPulls,
   type PullEvent,
   pullModel,
   removeLocalModel,
@@ -175,17 +176,25 @@ export function registerModels(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((flags: DirFlags & { json?: boolean }) => {
       const all = listLocalModels(flags.modelsDir);
+      const unfinished = listUnfinishedPulls(flags.modelsDir);
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ models: all, unfinished }, null, 2)}\n`);
         return;
       }
       if (all.length === 0) {
         process.stdout.write(`no models in ${flags.modelsDir} (imagine models pull <repo> adds one)\n`);
-        return;
+      } else {
+        process.stdout.write(`${table(listRows(all))}\n`);
       }
-      process.stdout.write(`${table(listRows(all))}\n`);
       for (const m of all) {
         if (m.reason) process.stdout.write(`${m.id}: unavailable: ${m.reason}\n`);
+      }
+      for (const p of unfinished) {
+        const from = p.source ? ` of ${p.source.repo}@${p.source.revision}` : '';
+        const what = p.runningPid
+          ? `being pulled (pid ${p.runningPid})`
+          : `unfinished pull${from}: run the same pull again to resume, or imagine models rm ${p.id}`;
+        process.stdout.write(`${p.id}: ${what} (${formatBytes(p.bytes)} so far)\n`);
       }
     });
 
@@ -230,8 +239,7 @@ export function registerModels(program: Command): void {
 
   modelsDirOption(models.command('rm <id>').description('delete a model folder')).action(
     (id: string, flags: DirFlags) => {
-      const dir = removeLocalModel(flags.modelsDir, id);
-      process.stdout.write(`removed '${id}' (${dir})\n`);
+      for (const dir of removeLocalModel(flags.modelsDir, id)) process.stdout.write(`removed ${dir}\n`);
     },
   );
 }

@@ -8,7 +8,13 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pullReporter } from '../../src/cli/models.ts';
 import { ImagineError } from '../../src/errors.ts';
-import { listLocalModels, pullModel, removeLocalModel, showLocalModel } from '../../src/models/hub/index.ts';
+import {
+  listLocalModels,
+  listUnfinishedPulls,
+  pullModel,
+  removeLocalModel,
+  showLocalModel,
+} from '../../src/models/hub/index.ts';
 import { writeSyntheticModel } from '../support/synthetic-model.ts';
 import { type HubFixture, startHubFixture, TOKEN } from './hub-fixture.ts';
 
@@ -140,11 +146,22 @@ describe('imagine models (CLI)', () => {
     for (const bad of ['../good', 'a/b', 'a\\b', '..', '.pull-half']) {
       assert.throws(() => removeLocalModel(dir, bad), ImagineError, bad);
     }
-    removeLocalModel(dir, 'good');
+    assert.deepEqual(removeLocalModel(dir, 'good'), [join(dir, 'good')]);
     assert.deepEqual(
       listLocalModels(dir).map((m) => m.id),
       ['empty'],
     );
+    // An abandoned pull is listed apart, and rm clears it too.
+    assert.deepEqual(
+      listUnfinishedPulls(dir).map((p) => [p.id, p.runningPid]),
+      [['half', null]],
+    );
+    writeFileSync(join(dir, '.pull-half.lock'), String(process.pid));
+    assert.throws(() => removeLocalModel(dir, 'half'), /a pull of 'half' is running/);
+    writeFileSync(join(dir, '.pull-half.lock'), '99999999');
+    assert.deepEqual(removeLocalModel(dir, 'half'), [join(dir, '.pull-half')]);
+    assert.deepEqual(listUnfinishedPulls(dir), []);
+    assert.throws(() => removeLocalModel(dir, 'half'), /model 'half' not found/);
   });
 
   test('on a terminal: a bar per file and one overall', async () => {

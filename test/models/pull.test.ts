@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
 import { ImagineError } from '../../src/errors.ts';
-import { listLocalModels, type PullEvent, pullModel, SOURCE_FILE } from '../../src/models/hub/index.ts';
+import {
+  listLocalModels,
+  listUnfinishedPulls,
+  type PullEvent,
+  pullModel,
+  SOURCE_FILE,
+} from '../../src/models/hub/index.ts';
 import { type HubFixture, startHubFixture, TOKEN } from './hub-fixture.ts';
 
 /** Files of a folder, relative, sorted (the pull's own source file left out). */
@@ -112,6 +118,11 @@ describe('models pull', () => {
       /text_encoder\/model\.onnx was interrupted at \d+ of \d+ bytes.*run the same pull again to resume/,
     );
     assert.deepEqual(listLocalModels(modelsDir), [], 'a half-pulled model is not a model');
+    const [unfinished] = listUnfinishedPulls(modelsDir);
+    assert.deepEqual(
+      [unfinished.id, unfinished.source?.repo, unfinished.runningPid],
+      ['tiny-sd-onnx', 'acme/tiny-sd-onnx', null],
+    );
     const partial = join(modelsDir, '.pull-tiny-sd-onnx', `${big}.partial`);
     const have = statSync(partial).size;
     assert.ok(have > 0 && have < fx.model[big].length, `partial has ${have} bytes`);

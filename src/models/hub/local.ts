@@ -98,11 +98,76 @@ export function listLocalModels(modelsDir: string): LocalModel[] {
     .map((name) => describe(name, join(root, name)));
 }
 
-/** An id as a folder name inside the models directory; ids with separators or '..' are refused. */
-function modelDir(modelsDir: string, id: string): string {
+/** Where a pull of `id` keeps its unfinished download and its lock. */
+export function pullPaths(modelsDir: string, id: string): { tmp: string; lock: string; marker: string } {
+  const tmp = join(resolve(modelsDir), `.pull-${id}`);
+  return { tmp, lock: `${tmp}.lock`, marker: join(tmp, '.pull.json') };
+}
+
+/** The pid of a live pull holding `lock`, or null. */
+export function runningPull(lock: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lock, 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
+export interface UnfinishedPull {
+  id: string;
+  dir: string;
+  bytes: number;
+  source: PullSource | null;
+  /** pid of the pull still running, or null when it was interrupted. */
+  runningPid: number | null;
+}
+
+/** Pulls that stopped before installing (their partial files wait for the same pull to resume). */
+export function listUnfinishedPulls(modelsDir: string): UnfinishedPull[] {
+  const root = resolve(modelsDir);
+  if (!existsSync(root)) return [];
+  const out: UnfinishedPull[] = [];
+  for (const name of readdirSync(root).sort()) {
+    const id = name.slice('.pull-'.length);
+    if (!name.startsWith('.pull-') || !MODEL_ID_PATTERN.test(id)) continue;
+    const { tmp, lock, marker } = pullPaths(root, id);
+    if (!statSync(tmp).isDirectory()) continue;
+    const files: { path: string; size: number }[] = [];
+    walk(tmp, tmp, files);
+    let source: PullSource | null = null;
+    try {
+      source = JSON.parse(readFileSync(marker, 'utf8')) as PullSource;
+    } catch {
+      source = null;
+    }
+    out.push({
+      id,
+      dir: tmp,
+      bytes: files.reduce((s, f) => s + f.size, 0),
+      source,
+      runningPid: runningPull(lock),
+    });
+  }
+  return out;
+}
+
+function checkId(id: string): void {
   if (!MODEL_ID_PATTERN.test(id) || id.includes('..')) {
     throw errors.invalidParam('id', `'${id}' is not a model id (no path separators or '..')`);
   }
+}
+
+/** An id as a folder name inside the models directory; ids with separators or '..' are refused. */
+function modelDir(modelsDir: string, id: string): string {
+  checkId(id);
   const dir = join(resolve(modelsDir), id);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw errors.notFound(`model '${id}' not found in ${modelsDir}`, 'model_not_found');
@@ -114,9 +179,23 @@ export function showLocalModel(modelsDir: string, id: string): LocalModel {
   return describe(id, modelDir(modelsDir, id));
 }
 
-/** Deletes a model folder; returns its path. */
-export function removeLocalModel(modelsDir: string, id: string): string {
-  const dir = modelDir(modelsDir, id);
-  rmSync(dir, { recursive: true, force: true });
-  return dir;
+/** Deletes a model folder and any unfinished pull of the same id; returns what was removed. */
+export function removeLocalModel(modelsDir: string, id: string): string[] {
+  checkId(id);
+  const dir = join(resolve(modelsDir), id);
+  const { tmp, lock } = pullPaths(modelsDir, id);
+  const pid = runningPull(lock);
+  if (pid !== null) {
+    throw errors.invalidRequest(
+      `a pull of '${id}' is running (pid ${pid}); stop it first`,
+      'pull_in_progress',
+    );
+  }
+  const removed = [dir, tmp].filter((d) => existsSync(d) && statSync(d).isDirectory());
+  if (removed.length === 0) {
+    throw errors.notFound(`model '${id}' not found in ${modelsDir}`, 'model_not_found');
+  }
+  for (const d of removed) rmSync(d, { recursive: true, force: true });
+  rmSync(lock, { force: true });
+  return removed;
 }

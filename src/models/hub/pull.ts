@@ -27,7 +27,7 @@ import {
   listRepoFiles,
   resolveCommit,
 } from './hub-client.ts';
-import { formatBytes, type PullSource, SOURCE_FILE } from './local.ts';
+import { formatBytes, type PullSource, pullPaths, runningPull, SOURCE_FILE } from './local.ts';
 import {
   checkModelId,
   defaultModelId,
@@ -81,8 +81,6 @@ export interface PullResult {
   downloadedBytes: number;
 }
 
-const PULL_MARKER = '.pull.json';
-
 function inside(root: string, rel: string): string {
   const path = resolve(root, rel);
   if (relative(root, path).startsWith('..') || !path.startsWith(resolve(root) + sep)) {
@@ -92,11 +90,11 @@ function inside(root: string, rel: string): string {
 }
 
 /** Keeps a previous interrupted pull of the same commit (to resume it), clears anything else. */
-function prepareTemp(tmp: string, source: PullSource): void {
+function prepareTemp(tmp: string, marker: string, source: PullSource): void {
   if (existsSync(tmp)) {
     let same = false;
     try {
-      const prev = JSON.parse(readFileSync(join(tmp, PULL_MARKER), 'utf8')) as Partial<PullSource>;
+      const prev = JSON.parse(readFileSync(marker, 'utf8')) as Partial<PullSource>;
       same = prev.repo === source.repo && prev.commit === source.commit && prev.variant === source.variant;
     } catch {
       same = false;
@@ -115,15 +113,6 @@ function freeSpace(dir: string): number | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** One pull per model id at a time: a lock file beside the temp folder, taken over when stale. */
 function lockPull(lock: string, id: string): () => void {
   for (let attempt = 0; ; attempt++) {
@@ -134,8 +123,8 @@ function lockPull(lock: string, id: string): () => void {
       return () => rmSync(lock, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
-      const pid = Number(readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      const pid = runningPull(lock);
+      if (pid !== null) {
         throw errors.invalidRequest(
           `another pull of '${id}' is running (pid ${pid}); wait for it to finish or stop it`,
           'pull_in_progress',
@@ -240,13 +229,13 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
     skipped: selection.skipped.length,
   });
 
-  const tmp = join(modelsDir, `.pull-${id}`);
+  const { tmp, lock, marker } = pullPaths(modelsDir, id);
   await mkdir(modelsDir, { recursive: true });
-  const unlock = lockPull(join(modelsDir, `.pull-${id}.lock`), id);
+  const unlock = lockPull(lock, id);
   try {
-    prepareTemp(tmp, source);
+    prepareTemp(tmp, marker, source);
     await mkdir(tmp, { recursive: true });
-    writeFileSync(join(tmp, PULL_MARKER), `${JSON.stringify(source, null, 2)}\n`);
+    writeFileSync(marker, `${JSON.stringify(source, null, 2)}\n`);
     const present = selection.files.reduce((s, f) => {
       const dest = join(tmp, selection.targets.get(f.path) ?? f.path);
       return (
@@ -306,7 +295,7 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
     }
     const done = { ...source, pulledAt: new Date().toISOString() };
     writeFileSync(join(tmp, SOURCE_FILE), `${JSON.stringify(done, null, 2)}\n`);
-    rmSync(join(tmp, PULL_MARKER), { force: true });
+    rmSync(marker, { force: true });
     const late = exists();
     if (late) throw late;
     renameSync(tmp, dest);

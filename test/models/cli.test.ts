@@ -1,7 +1,7 @@
 // `imagine models ...` as users run it: a child process with HF_ENDPOINT pointing at the fake hub,
 // plus the list/show/rm library functions and the progress bars on a (fake) terminal.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -22,6 +22,10 @@ const BIN = resolve('bin/imagine.mjs');
 
 /** Runs the CLI without blocking this process, which serves the fake hub. */
 function imagine(env: Record<string, string>, ...args: string[]) {
+  return run(env, args, () => {});
+}
+
+function run(env: Record<string, string>, args: string[], started: (child: ChildProcess) => void) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, HF_TOKEN: '', IMAGINE_MODELS_DIR: '', ...env },
@@ -35,6 +39,7 @@ function imagine(env: Record<string, string>, ...args: string[]) {
       stderr += b;
     });
     child.on('error', fail);
+    started(child);
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
 }
@@ -119,6 +124,38 @@ describe('imagine models (CLI)', () => {
     );
     assert.equal(gated.code, 0, gated.stderr);
     assert.equal(gated.stderr, '');
+  });
+
+  test('Ctrl-C stops a pull cleanly; the same pull resumes it', async () => {
+    const dir = fx.modelsDir();
+    const env = { HF_ENDPOINT: fx.hub.url, IMAGINE_MODELS_DIR: dir };
+    const big = 'text_encoder/model.onnx';
+    fx.hub.stallOnce('acme/tiny-sd-onnx', big);
+    fx.hub.requests.length = 0;
+    const r = await run(env, ['models', 'pull', 'acme/tiny-sd-onnx'], (child) => {
+      const poll = setInterval(() => {
+        // The stalled file's download has started: interrupt, as a user at a terminal would.
+        if (fx.hub.requests.some((q) => q.path.includes(encodeURIComponent(big)) && q.range === null)) {
+          clearInterval(poll);
+          setTimeout(() => child.kill('SIGINT'), 300);
+        }
+      }, 20);
+      child.on('close', () => clearInterval(poll));
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /\nimagine: pull of acme\/tiny-sd-onnx was interrupted; run it again to resume\n$/,
+    );
+    const [unfinished] = listUnfinishedPulls(dir);
+    assert.equal(unfinished?.runningPid, null);
+    assert.ok(unfinished.bytes > 0);
+
+    const again = await imagine(env, 'models', 'pull', 'acme/tiny-sd-onnx');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /text_encoder\/model\.onnx: resuming at [\d.]+ kB of 17\.2 kB\n/);
+    assert.deepEqual(listUnfinishedPulls(dir), []);
+    assert.equal(listLocalModels(dir)[0].reason, null);
   });
 
   test('list/show/rm as library functions', async () => {

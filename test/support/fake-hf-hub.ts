@@ -9,7 +9,8 @@
 // Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo) and a JSON
 // {error}. A gated repo's files need a token of an allowed account (401 without one, 403 with
 // another); its info and listing are public, as on the hub.
-// Faults for tests: drop the connection halfway through a file once; serve corrupted bytes once.
+// Faults for tests: drop the connection halfway through a file once, or stall there; serve
+// corrupted bytes once.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -40,6 +41,8 @@ export interface FakeHub {
   commit(repo: string, revision: string): string;
   /** The next download of this file (from byte 0) sends half of it, then drops the connection. */
   dropOnce(repo: string, path: string): void;
+  /** The next download of this file sends half of it and then nothing more (until close). */
+  stallOnce(repo: string, path: string): void;
   /** The next download of this file serves bytes that differ from its listed hash. */
   corruptOnce(repo: string, path: string): void;
   close(): Promise<void>;
@@ -104,6 +107,7 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
   const requests: RecordedRequest[] = [];
   const drops = new Set<string>();
   const corrupt = new Set<string>();
+  const stalls = new Set<string>();
   let base = '';
 
   function findRevision(repo: StoredRepo, rev: string): StoredRevision | null {
@@ -189,6 +193,10 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
     // the client read the half first (a fetch body that errors drops the chunks it still queues).
     if (start === 0 && body.length === total && total > 1 && drops.delete(key)) {
       res.write(body.subarray(0, total >> 1), () => setTimeout(() => res.socket?.destroy(), 250));
+      return;
+    }
+    if (start === 0 && body.length === total && total > 1 && stalls.delete(key)) {
+      res.write(body.subarray(0, total >> 1));
       return;
     }
     res.end(body);
@@ -329,6 +337,7 @@ export async function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHu
     },
     dropOnce: (repo, path) => void drops.add(`${repo}:${path}`),
     corruptOnce: (repo, path) => void corrupt.add(`${repo}:${path}`),
+    stallOnce: (repo, path) => void stalls.add(`${repo}:${path}`),
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections();

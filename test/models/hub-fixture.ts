@@ -64,6 +64,12 @@ export async function startHubFixture(): Promise<HubFixture> {
       },
     },
   });
+  hub.addRepo({
+    id: 'acme/inpaint-sd',
+    revisions: {
+      main: { ...model, 'unet/config.json': Buffer.from('{"in_channels": 9, "sample_size": 4}') },
+    },
+  });
   let n = 0;
   return {
     hub,

@@ -267,11 +267,23 @@ describe('models pull', () => {
   });
 
   test('a model the engine cannot use fails after its configs, before any weights', async () => {
-    const e = await rejection(pullModel({ spec: 'acme/odd-sd', modelsDir: fx.modelsDir(), env: env() }));
-    assert.match(e.message, /prediction_type "sample" is not supported/);
-    const fetched = fx.hub.requests.filter((q) => q.path.includes('/resolve/')).map((q) => q.path);
-    assert.ok(fetched.some((p) => p.endsWith('scheduler_config.json')));
-    assert.ok(!fetched.some((p) => p.endsWith('.onnx') || p.endsWith('.onnx_data')), fetched.join(' '));
+    const cases: [string, RegExp][] = [
+      ['acme/odd-sd', /prediction_type "sample" is not supported/],
+      [
+        'acme/inpaint-sd',
+        /^acme\/inpaint-sd cannot be used: its UNet takes 9 input channels .*nothing was installed$/,
+      ],
+    ];
+    for (const [spec, message] of cases) {
+      fx.hub.requests.length = 0;
+      const modelsDir = fx.modelsDir();
+      const e = await rejection(pullModel({ spec, modelsDir, env: env() }));
+      assert.match(e.message, message);
+      const fetched = fx.hub.requests.filter((q) => q.path.includes('/resolve/')).map((q) => q.path);
+      assert.ok(fetched.some((p) => p.endsWith('scheduler_config.json')));
+      assert.ok(!fetched.some((p) => p.endsWith('.onnx') || p.endsWith('.onnx_data')), fetched.join(' '));
+      assert.deepEqual(readdirSync(modelsDir), []);
+    }
   });
 
   test('one pull per model id at a time; a stale lock is taken over', async () => {

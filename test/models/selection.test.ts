@@ -7,6 +7,7 @@ import {
   parseRepoSpec,
   type RepoFile,
   selectModelFiles,
+  unsupportedPipeline,
 } from '../../src/models/hub/selection.ts';
 
 const f = (path: string): RepoFile => ({ path, size: 1 });
@@ -114,6 +115,11 @@ describe('selectModelFiles', () => {
       message:
         /not a complete Stable Diffusion ONNX model: missing tokenizer\/merges.txt, vae_decoder\/model.onnx$/,
     },
+    {
+      name: 'SDXL (a second text encoder)',
+      listing: [...CORE, 'text_encoder_2/model.onnx', 'tokenizer_2/vocab.json'],
+      message: /is an SDXL model \(it has a second text encoder\), which imagine does not run yet$/,
+    },
   ];
   for (const c of refused) {
     test(c.name, () => {
@@ -121,6 +127,29 @@ describe('selectModelFiles', () => {
         () => selectModelFiles(c.listing.map(f), 'acme/x'),
         (e: unknown) => e instanceof ImagineError && c.message.test(e.message),
       );
+    });
+  }
+});
+
+describe('unsupportedPipeline', () => {
+  const cases: [string, Record<string, unknown> | null, Record<string, unknown> | null, RegExp | null][] = [
+    ['text-to-image', { _class_name: 'OnnxStableDiffusionPipeline' }, { in_channels: 4 }, null],
+    ['no configs at all', null, null, null],
+    ['img2img export of the same weights', { _class_name: 'OnnxStableDiffusionImg2ImgPipeline' }, null, null],
+    [
+      'inpainting UNet',
+      { _class_name: 'ORTStableDiffusionPipeline' },
+      { in_channels: 9 },
+      /9 input channels/,
+    ],
+    ['inpainting pipeline', { _class_name: 'OnnxStableDiffusionInpaintPipeline' }, null, /Inpaint/],
+    ['upscaler', { _class_name: 'OnnxStableDiffusionUpscalePipeline' }, null, /Upscale/],
+  ];
+  for (const [name, index, unet, want] of cases) {
+    test(name, () => {
+      const why = unsupportedPipeline(index, unet);
+      if (want === null) assert.equal(why, null);
+      else assert.match(why ?? '', want);
     });
   }
 });

@@ -35,6 +35,7 @@ import {
   parseRepoSpec,
   type RepoFile,
   selectModelFiles,
+  unsupportedPipeline,
 } from './selection.ts';
 
 /** Progress of a pull, in order: resolved, then per file start/progress/done, then installed. */
@@ -87,6 +88,15 @@ function inside(root: string, rel: string): string {
     throw errors.invalidRequest(`refusing to write '${rel}' outside the model folder`);
   }
   return path;
+}
+
+function readJson(path: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Keeps a previous interrupted pull of the same commit (to resume it), clears anything else. */
@@ -281,6 +291,17 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
       // readModelFolder checks the ONNX files last: their absence is expected at this point.
       const weightsOnly = /\/(text_encoder|unet|vae_decoder)\/model\.onnx: file is missing$/;
       if (!(e instanceof Error && weightsOnly.test(e.message))) throw notUsable(e);
+    }
+    const why = unsupportedPipeline(
+      readJson(join(tmp, 'model_index.json')),
+      readJson(join(tmp, 'unet/config.json')),
+    );
+    if (why) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw errors.invalidRequest(
+        `${label} cannot be used: ${why}; nothing was installed`,
+        'unsupported_model',
+      );
     }
     downloadedBytes += await download(selection.files.filter((f) => !small.includes(f)));
     if (o.signal?.aborted) {

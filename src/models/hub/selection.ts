@@ -140,6 +140,12 @@ export function selectModelFiles(listing: RepoFile[], repoLabel: string, variant
   }
 
   const have = new Set(targets.values());
+  if (byPath.has('text_encoder_2/model.onnx') || byPath.has('tokenizer_2/vocab.json')) {
+    throw errors.invalidRequest(
+      `${repoLabel} is an SDXL model (it has a second text encoder), which imagine does not run yet`,
+      'unsupported_model',
+    );
+  }
   if (!have.has('model_index.json') || !have.has('unet/model.onnx')) {
     const pytorch = listing.some((f) => /^unet\/.*\.(safetensors|bin)$/.test(f.path));
     const hint = pytorch
@@ -159,6 +165,24 @@ export function selectModelFiles(listing: RepoFile[], repoLabel: string, variant
     );
   }
   return { files, targets, skipped };
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Why a model's own configs say it is not a text-to-image SD model the engine runs (an inpainting or
+ * upscaling UNet takes more than 4 input channels), or null. Read before its weights are pulled.
+ */
+export function unsupportedPipeline(modelIndex: Json | null, unetConfig: Json | null): string | null {
+  const cls = typeof modelIndex?._class_name === 'string' ? modelIndex._class_name : '';
+  const channels = unetConfig?.in_channels;
+  if (typeof channels === 'number' && channels !== 4) {
+    return `its UNet takes ${channels} input channels (an inpainting or upscaling model); imagine runs text-to-image models with 4`;
+  }
+  if (/Inpaint|Upscale|InstructPix2Pix|Depth/i.test(cls)) {
+    return `it is a ${cls}; imagine runs text-to-image Stable Diffusion models`;
+  }
+  return null;
 }
 
 /** Bytes a file takes once downloaded. */

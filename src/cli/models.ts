@@ -22,7 +22,7 @@ function modelsDirOption(cmd: Command): Command {
   return cmd.option(
     '--models-dir <dir>',
     'the models directory (env IMAGINE_MODELS_DIR)',
-    process.env.IMAGINE_MODELS_DIR ?? './models',
+    process.env.IMAGINE_MODELS_DIR || './models',
   );
 }
 

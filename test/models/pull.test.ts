@@ -310,7 +310,7 @@ describe('models pull', () => {
     assert.ok(!fx.hub.requests.some((q) => q.path.includes('/resolve/')));
   });
 
-  test('an unreachable hub is one clear line', async () => {
+  test('an unreachable hub or a bad HF_ENDPOINT is one clear line', async () => {
     const e = await rejection(
       pullModel({
         spec: 'acme/tiny-sd-onnx',
@@ -319,5 +319,9 @@ describe('models pull', () => {
       }),
     );
     assert.match(e.message, /^cannot reach the hub at http:\/\/127\.0\.0\.1:9: /);
+    const bad = await rejection(
+      pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir: fx.modelsDir(), env: { HF_ENDPOINT: 'hub.local' } }),
+    );
+    assert.equal(bad.message, "HF_ENDPOINT 'hub.local' is not an http(s) URL");
   });
 });

@@ -54,7 +54,10 @@ async function responseMessage(res: Response): Promise<string> {
 }
 
 export function hubContext(options: HubOptions = {}, env: NodeJS.ProcessEnv = process.env): HubContext {
-  const hubUrl = (options.endpoint ?? env.HF_ENDPOINT ?? HUB_URL).replace(/\/+$/, '');
+  const hubUrl = (options.endpoint || env.HF_ENDPOINT || HUB_URL).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(hubUrl)) {
+    throw errors.invalidParam('endpoint', `HF_ENDPOINT '${hubUrl}' is not an http(s) URL`);
+  }
   const token = options.token ?? env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
   const accessToken = token?.trim() || undefined;
   if (accessToken && !accessToken.startsWith('hf_')) {

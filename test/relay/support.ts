@@ -19,8 +19,9 @@ export function upstreamFor(fake: FakeMjProxy, overrides: Partial<MjUpstreamInpu
       secret: SECRET,
       models: ['midjourney'],
       pollIntervalMs: 10,
-      timeoutMs: 3000,
-      requestTimeoutMs: 1000,
+      // Generous, so a loaded machine does not fail the happy paths; fault tests set tight limits.
+      timeoutMs: 10_000,
+      requestTimeoutMs: 5000,
       ...overrides,
     },
     {},

@@ -106,7 +106,16 @@ describe('parseMjFlags: rejected flags', () => {
     ['--ar with decimals', 'a cube --ar 1.5:1', /--ar: expected W:H/],
     ['--ar zero side', 'a cube --ar 0:1', /--ar: both sides must be positive/],
     ['--ar too wide', 'a cube --ar 5:1', /--ar: 5:1 does not fit .*256\.\.1024.* 4:1/],
-    ['--ar with trailing words', 'a cube --ar 16:9 in a hat', /--ar: expected W:H .*'16:9 in a hat'/],
+    [
+      '--ar with trailing words',
+      'a cube --ar 16:9 in a hat',
+      /--ar: takes one value, got '16:9 in a hat'; .* at the end/,
+    ],
+    [
+      'flags first',
+      '--seed 5 a cube',
+      /--seed: takes one value, got '5 a cube'; Midjourney flags go at the end/,
+    ],
     ['--seed negative', 'a cube --seed -1', /--seed: must be an integer from 0 to 4294967295, got -1/],
     ['--seed too big', 'a cube --seed 4294967296', /--seed: must be an integer from 0 to 4294967295/],
     ['--seed fraction', 'a cube --seed 1.5', /--seed: must be an integer/],

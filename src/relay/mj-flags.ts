@@ -80,7 +80,15 @@ function fail(flag: string, message: string): never {
   throw errors.invalidParam('prompt', `Midjourney flag --${flag}: ${message}`);
 }
 
+/** A flag's value runs to the next flag, so words after it land here; say where flags belong. */
+function oneValue(ctx: Context, value: string): void {
+  if (/\s/.test(value)) {
+    fail(ctx.flag, `takes one value, got '${value}'; Midjourney flags go at the end of the prompt.`);
+  }
+}
+
 function number(ctx: Context, value: string): number {
+  oneValue(ctx, value);
   if (!/^-?(\d+(\.\d*)?|\.\d+)$/.test(value)) {
     fail(ctx.flag, value === '' ? 'needs a number.' : `expected a number, got '${value}'.`);
   }
@@ -159,6 +167,7 @@ const NO_EQUIVALENT = 'no Stable Diffusion equivalent';
 
 const HANDLERS: Record<string, Handler> = {
   ar: (value, out, ctx) => {
+    oneValue(ctx, value);
     const m = /^(\d+):(\d+)$/.exec(value);
     if (!m) fail(ctx.flag, `expected W:H with whole numbers, such as 16:9; got '${value}'.`);
     const [w, h] = [Number(m[1]), Number(m[2])];

@@ -112,12 +112,13 @@ function sameOrigin(a: string, b: string): boolean {
   }
 }
 
+/** The system error code (ECONNRESET…) only: undici's messages name the address, which clients must not see. */
 function networkReason(e: unknown): string {
-  const cause =
-    e instanceof Error ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message;
-  return e instanceof Error ? e.message : String(e);
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 4; cur = cur.cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+  }
+  return 'network error';
 }
 
 interface Exchange {

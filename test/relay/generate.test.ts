@@ -300,6 +300,21 @@ describe('relayGenerate against the fake proxy', () => {
   });
 });
 
+describe('a fork that answers a wrong secret with 401', () => {
+  test('is the same upstream auth error', async () => {
+    const fake = await startFakeMjProxy({ secret: SECRET, authStatus: 401 });
+    try {
+      await rejectsWith(relayGenerate(upstreamFor(fake, { secret: 'nope-nope' }), { prompt: 'hello' }), {
+        status: 502,
+        code: 'upstream_unauthorized',
+        message: /\(HTTP 401\)/,
+      });
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
 describe('relayGenerate with no secret configured', () => {
   test('sends no secret header', async () => {
     const fake = await startFakeMjProxy();

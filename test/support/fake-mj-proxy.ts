@@ -77,6 +77,8 @@ export interface FakeTask {
 export interface FakeMjProxyOptions {
   /** When set, /mj requests need it in mj-api-secret. */
   secret?: string;
+  /** The answer to a wrong secret: 403 (novicezk's interceptor, the default) or 401 (some forks). */
+  authStatus?: 401 | 403;
   /** 'fetch': each fetch moves a task one frame on; a number: a timer moves every task on every n ms. */
   advance?: 'fetch' | number;
   /** Scenarios by prompt keyword (first match wins); default: the standard success run. */
@@ -485,7 +487,7 @@ export async function startFakeMjProxy(options: FakeMjProxyOptions = {}): Promis
     const body = await readBody(req);
     requests.push({ method: req.method ?? '', path: url.pathname, headers: req.headers, body });
     if (options.secret !== undefined && req.headers['mj-api-secret'] !== options.secret) {
-      res.writeHead(403, { 'content-length': 0 });
+      res.writeHead(options.authStatus ?? 403, { 'content-length': 0 });
       return res.end();
     }
     const fetchMatch = /^\/mj\/task\/([^/]+)\/fetch$/.exec(url.pathname);

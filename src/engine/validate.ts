@@ -27,7 +27,7 @@ export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): vo
   if (!Number.isInteger(req.n) || req.n < 1 || req.n > MAX_N) {
     throw errors.invalidParam('n', `n must be an integer from 1 to ${MAX_N}, got ${req.n}`);
   }
-  if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed + req.n - 1 > MAX_SEED) {
+  if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed > MAX_SEED - (req.n - 1)) {
     throw errors.invalidParam('seed', `seed must be an integer from 0 to ${MAX_SEED}, got ${req.seed}`);
   }
   if (!RNG_SOURCES.includes(req.rng)) {

@@ -204,7 +204,16 @@ describe('request validation and error statuses', kitTestOptions(), () => {
   });
 
   test('property: thousands of random and malformed bodies get 4xx envelopes; the server keeps serving', async () => {
-    const fields = fc.constantFrom(...GENERATION_FIELDS, 'foo', '__proto__', 'constructor', '');
+    // 'model' is never overridden: with 'tiny-sd' among the values a body could become valid and
+    // run the real model. Fixed seed so CI is repeatable (FC_SEED explores others).
+    const fields = fc.constantFrom(
+      ...GENERATION_FIELDS.filter((f) => f !== 'model'),
+      'foo',
+      '__proto__',
+      'constructor',
+      '',
+    );
+    const fcOptions = { seed: Number(process.env.FC_SEED ?? 20261124) };
     const values = fc.oneof(
       fc.anything(),
       fc.integer(),
@@ -245,7 +254,7 @@ describe('request validation and error statuses', kitTestOptions(), () => {
         );
         assertEnvelope(res, res.statusCode);
       }),
-      { numRuns: 2000 },
+      { ...fcOptions, numRuns: 2000 },
     );
     const contentTypes = fc.constantFrom(
       'application/json',
@@ -261,7 +270,7 @@ describe('request validation and error statuses', kitTestOptions(), () => {
         assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} for ${type} ${raw}`);
         assertEnvelope(res, res.statusCode);
       }),
-      { numRuns: 1000 },
+      { ...fcOptions, numRuns: 1000 },
     );
     // Sizes against the real model's range: every invalid one is a 400 naming size.
     await fc.assert(
@@ -271,7 +280,7 @@ describe('request validation and error statuses', kitTestOptions(), () => {
         const res = await post(tinyBody({ size: `${w}x${h}` }));
         assert.equal(assertEnvelope(res, 400).param, 'size');
       }),
-      { numRuns: 500 },
+      { ...fcOptions, numRuns: 500 },
     );
     const health = await ts.server.app.inject({ method: 'GET', url: '/health' });
     assert.equal(health.statusCode, 200);

@@ -1,8 +1,8 @@
 // Benchmark of the HTTP layer's own cost: request latency minus engine time for a 1-step 64² job
 // (p50/p99 over 200 requests), and the delay from a step's end in the engine to its SSE event at
-// the client. Run: node --import tsx test/support/api-bench.ts  (needs the conformance kit).
-import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
-import { startTestServer, TINY } from './server.ts';
+// the client. Part of `npm run bench` (needs the conformance kit); prints a JSON line last.
+import { loadPipeline, type Pipeline } from '../src/engine/pipeline.ts';
+import { startTestServer, TINY } from '../test/support/server.ts';
 
 const N = Number(process.env.BENCH_REQUESTS ?? 200);
 
@@ -86,6 +86,15 @@ try {
   );
   console.log(
     `step end → SSE event at client, ${sseDelay.length} events: p50 ${f(pct(sseDelay, 50))}, p99 ${f(pct(sseDelay, 99))}`,
+  );
+  console.log(
+    JSON.stringify({
+      requests: N,
+      overheadP50Ms: pct(overhead, 50),
+      overheadP99Ms: pct(overhead, 99),
+      sseDelayP50Ms: pct(sseDelay, 50),
+      sseDelayP99Ms: pct(sseDelay, 99),
+    }),
   );
 } finally {
   await ts.close();

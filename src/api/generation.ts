@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
 import { errors, type ImagineError } from '../errors.ts';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/encode.ts';
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/format.ts';
 
 /** Longest prompt (and negative prompt) accepted, in characters; CLIP reads 75 tokens of it anyway. */
 export const PROMPT_MAX_LENGTH = 4000;

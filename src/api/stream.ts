@@ -1,6 +1,6 @@
 // The streaming contract: every server-sent event of a generation, as one union. The server's SSE
 // adapter writes them, the client's parser reads them; `event:` always equals `type`.
-import type { OutputFormat } from '../output/encode.ts';
+import type { OutputFormat } from '../output/format.ts';
 import type { Usage } from './generation.ts';
 
 export interface QueuedEvent {

@@ -5,11 +5,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { loadPipeline } from '../engine/pipeline.ts';
 import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
 import { randomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
-import { encodeImage, formatFromPath } from '../output/encode.ts';
+import { formatFromPath } from '../output/format.ts';
 
 export const DEFAULT_MODEL = 'imagine-demo';
 
@@ -103,6 +102,9 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
   const format = formatFromPath(flags.output);
   if (!format) throw new Error(`--output must end in .png, .jpg, .jpeg or .webp, got '${flags.output}'`);
   if (flags.seed !== undefined && flags.seed < 0) throw new Error('--seed must be 0 or more');
+  // Loaded on use so that other commands start without onnxruntime and sharp.
+  const { loadPipeline } = await import('../engine/pipeline.ts');
+  const { encodeImage } = await import('../output/encode.ts');
   const pipeline = await loadPipeline(resolveModelDir(flags.model, flags.modelsDir));
   try {
     const info = pipeline.info;

@@ -2,7 +2,6 @@
 // SIGINT drain: new requests get 503, running jobs finish, then the process exits.
 import type { Command } from 'commander';
 import { isLoopback, loadConfig, type ServeFlags } from '../config.ts';
-import { createServer } from '../http/server.ts';
 
 export function registerServe(program: Command): void {
   program
@@ -36,6 +35,8 @@ export function registerServe(program: Command): void {
     )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
+      // Loaded on use so that other commands start without fastify and onnxruntime.
+      const { createServer } = await import('../http/server.ts');
       const server = createServer(config);
       const log = server.app.log;
       if (!isLoopback(config.host) && config.apiKeys.length === 0) {

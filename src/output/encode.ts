@@ -1,21 +1,13 @@
 // Pixels to PNG / JPEG / WebP bytes, through sharp (libvips).
 import sharp from 'sharp';
 import type { RawImage } from '../engine/types.ts';
-
-export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+import type { OutputFormat } from './format.ts';
 
 export interface EncodeOptions {
   format: OutputFormat;
   /** 0..100; quality for jpeg/webp, zlib effort for png (100 = smallest). Default: sharp's. */
   compression?: number;
 }
-
-export const MIME_TYPES: Record<OutputFormat, string> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-};
 
 export async function encodeImage(image: RawImage, options: EncodeOptions): Promise<Buffer> {
   const s = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
@@ -31,15 +23,6 @@ export async function encodeImage(image: RawImage, options: EncodeOptions): Prom
     case 'webp':
       return s.webp(c === undefined ? { quality: 90 } : { quality: Math.max(1, 100 - c) }).toBuffer();
   }
-}
-
-/** The format implied by a file name's extension, or undefined. */
-export function formatFromPath(path: string): OutputFormat | undefined {
-  const ext = path.toLowerCase().split('.').pop();
-  if (ext === 'png') return 'png';
-  if (ext === 'jpg' || ext === 'jpeg') return 'jpeg';
-  if (ext === 'webp') return 'webp';
-  return undefined;
 }
 
 /** Decodes any image sharp reads to 8-bit RGB (used by tests and image inputs). */

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIME_TYPES, type OutputFormat } from './encode.ts';
+import { MIME_TYPES, type OutputFormat } from './format.ts';
 
 const NAME = /^([0-9a-f]{32})\.(png|jpeg|webp)$/;
 

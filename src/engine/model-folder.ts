@@ -18,6 +18,18 @@ export interface ScheduleConfig {
   setAlphaToOne: boolean;
 }
 
+/** SD 1.x's schedule (CompVis / diffusers defaults), used where a config leaves a value out. */
+export const SD15_SCHEDULE: Readonly<ScheduleConfig> = Object.freeze({
+  numTrainTimesteps: 1000,
+  betaStart: 0.00085,
+  betaEnd: 0.012,
+  betaSchedule: 'scaled_linear',
+  trainedBetas: null,
+  predictionType: 'epsilon',
+  stepsOffset: 1,
+  setAlphaToOne: false,
+});
+
 export interface ModelDefaults {
   steps: number;
   sampler: SamplerName;
@@ -88,9 +100,9 @@ function readSchedule(dir: string): ScheduleConfig {
     throw errors.modelLoad(`${where}: beta_schedule "${String(betaSchedule)}" is not supported`);
   }
   return {
-    numTrainTimesteps: num(cfg, 'num_train_timesteps') ?? 1000,
-    betaStart: num(cfg, 'beta_start') ?? 0.00085,
-    betaEnd: num(cfg, 'beta_end') ?? 0.012,
+    numTrainTimesteps: num(cfg, 'num_train_timesteps') ?? SD15_SCHEDULE.numTrainTimesteps,
+    betaStart: num(cfg, 'beta_start') ?? SD15_SCHEDULE.betaStart,
+    betaEnd: num(cfg, 'beta_end') ?? SD15_SCHEDULE.betaEnd,
     betaSchedule: betaSchedule === 'linear' ? 'linear' : 'scaled_linear',
     trainedBetas: trained,
     predictionType: prediction,

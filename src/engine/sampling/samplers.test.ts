@@ -3,6 +3,7 @@
 // x(σ) = mu + sqrt(s²+σ²)/sqrt(s²+σ0²)·(x(σ0) − mu), and ancestral samplers must end at N(mu, s²).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SD15_SCHEDULE } from '../model-folder.ts';
 import type { SamplerName } from '../types.ts';
 import { sampleDpmpp2m } from './dpmpp-2m.ts';
 import { sampleDpmppSde } from './dpmpp-sde.ts';
@@ -73,16 +74,7 @@ describe('deterministic samplers solve the probability-flow ODE', () => {
   });
 
   test('DDIM through the registry ends on the ODE solution in x_t = x/sqrt(1+σ²)', async () => {
-    const table = buildSigmaTable({
-      numTrainTimesteps: 1000,
-      betaStart: 0.00085,
-      betaEnd: 0.012,
-      betaSchedule: 'scaled_linear',
-      trainedBetas: null,
-      predictionType: 'epsilon',
-      stepsOffset: 1,
-      setAlphaToOne: false,
-    });
+    const table = buildSigmaTable(SD15_SCHEDULE);
     const err10 = await ddimError(table, 10);
     const err50 = await ddimError(table, 50);
     assert.ok(err50 < 0.1, `DDIM error ${err50}`);
@@ -146,16 +138,7 @@ describe('ancestral samplers sample the data distribution', () => {
 });
 
 describe('sampler loop contract', () => {
-  const table = buildSigmaTable({
-    numTrainTimesteps: 1000,
-    betaStart: 0.00085,
-    betaEnd: 0.012,
-    betaSchedule: 'scaled_linear',
-    trainedBetas: null,
-    predictionType: 'epsilon',
-    stepsOffset: 1,
-    setAlphaToOne: false,
-  });
+  const table = buildSigmaTable(SD15_SCHEDULE);
   const names: SamplerName[] = ['Euler', 'Euler a', 'Heun', 'DPM++ 2M Karras', 'DPM++ SDE Karras', 'DDIM'];
 
   for (const name of names) {

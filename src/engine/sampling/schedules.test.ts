@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kitTestOptions, readKitJson } from '../../../test/support/kit.ts';
-import type { ScheduleConfig } from '../model-folder.ts';
+import { SD15_SCHEDULE } from '../model-folder.ts';
 import {
   buildSigmaTable,
   getDdimSchedule,
@@ -11,16 +11,7 @@ import {
   sigmaToT,
 } from './schedules.ts';
 
-const SD15: ScheduleConfig = {
-  numTrainTimesteps: 1000,
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  betaSchedule: 'scaled_linear',
-  trainedBetas: null,
-  predictionType: 'epsilon',
-  stepsOffset: 1,
-  setAlphaToOne: false,
-};
+const SD15 = SD15_SCHEDULE;
 const table = buildSigmaTable(SD15);
 
 function assertRelClose(

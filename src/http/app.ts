@@ -18,6 +18,7 @@ import { createKeyChecker, createRateLimiter } from './auth.ts';
 import { toHttpError } from './errors.ts';
 import { registerImageRoutes } from './images.ts';
 import type { Metrics } from './metrics.ts';
+import { registerWebRoutes } from './web.ts';
 
 export type GenerationQueue = JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;
 
@@ -177,5 +178,6 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
 
   registerImageRoutes(app, deps);
+  registerWebRoutes(app);
   return app;
 }

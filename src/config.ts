@@ -29,6 +29,8 @@ export interface ServerConfig {
   bodyLimit: number;
   /** Longest silence on an event stream before a keep-alive comment. */
   keepAliveMs: number;
+  /** Midjourney relay config file (upstreams, secrets by env name); null = no Midjourney models. */
+  relayConfig: string | null;
 }
 
 /** Flag values as commander hands them over (strings, all optional). */
@@ -44,6 +46,7 @@ export interface ServeFlags {
   imageTtl?: string;
   jobTtl?: string;
   rateLimit?: string;
+  relayConfig?: string;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
@@ -60,6 +63,7 @@ export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
   rateLimitPerMinute: 0,
   bodyLimit: 1024 * 1024,
   keepAliveMs: 10_000,
+  relayConfig: null,
 });
 
 class ConfigError extends Error {
@@ -116,6 +120,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
   const jobTtl = v(flags.jobTtl, 'IMAGINE_JOB_TTL');
   const rateLimit = v(flags.rateLimit, 'IMAGINE_RATE_LIMIT');
   const imageDir = v(flags.imageDir, 'IMAGINE_IMAGE_DIR');
+  const relayConfig = v(flags.relayConfig, 'IMAGINE_RELAY_CONFIG');
   return Object.freeze({
     ...d,
     host: v(flags.host, 'IMAGINE_HOST') ?? d.host,
@@ -129,6 +134,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     imageTtlMs: imageTtl === undefined ? d.imageTtlMs : duration('--image-ttl', imageTtl),
     jobTtlMs: jobTtl === undefined ? d.jobTtlMs : duration('--job-ttl', jobTtl),
     rateLimitPerMinute: rateLimit === undefined ? 0 : int('--rate-limit', rateLimit, 0, 1_000_000),
+    relayConfig: relayConfig ? resolve(relayConfig) : null,
   });
 }
 

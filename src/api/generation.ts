@@ -234,6 +234,51 @@ export function resolveGenerationParams(
   };
 }
 
+/**
+ * Parameters of a Midjourney job (a relayed model or a follow-up): what was submitted, and how the
+ * result is returned. Midjourney reads its settings from the prompt's --flags, so there are no
+ * steps, sampler or seed here.
+ */
+export interface MidjourneyParams {
+  family: 'midjourney';
+  model: string;
+  /** The prompt as submitted (with --ar added for `size`); null for a follow-up. */
+  prompt: string | null;
+  /** 'imagine', or the follow-up (U1..U4, V1..V4, reroll). */
+  action: string;
+  /** The task a follow-up acts on (as returned to clients, "<upstream>:<id>"); null for imagine. */
+  parent_task_id: string | null;
+  n: 1;
+  stream: boolean;
+  /** Known once the image arrives; "auto" until then. */
+  size: string;
+  response_format: ResponseFormat;
+  output_format: OutputFormat;
+  output_compression: number | null;
+  /** null = every in-progress image the upstream shows; 0..3 = at most that many. */
+  partial_images: number | null;
+  user: string | null;
+  quality: string | null;
+  background: string | null;
+}
+
+export type JobParams = GenerationParams | MidjourneyParams;
+
+export function isMidjourneyParams(p: JobParams): p is MidjourneyParams {
+  return 'family' in p && p.family === 'midjourney';
+}
+
+/** What a finished Midjourney task offers: its id for follow-ups and the follow-ups it takes. */
+export interface MidjourneyResultInfo {
+  /** "<upstream>:<task id>", the id for POST /v1/images/midjourney/{task_id}/actions. */
+  task_id: string;
+  /** IMAGINE, UPSCALE, VARIATION or REROLL, as the upstream reports it. */
+  action: string | null;
+  follow_ups: string[];
+  /** The prompt Midjourney ran (after its own translation), when the upstream reports it. */
+  final_prompt: string | null;
+}
+
 /** Notes for fields that are accepted but have no effect, reported in the response's warnings. */
 export function ignoredFieldWarnings(req: CheckedRequest): string[] {
   return IGNORED_FIELDS.filter((f) => req[f] !== undefined && req[f] !== null).map(
@@ -252,10 +297,14 @@ export interface ImageData {
 /** Our extension block: the parameters in effect and anything the client should know. */
 export interface ImagineResponseInfo {
   job_id: string;
-  parameters: Omit<GenerationParams, 'stream'>;
+  parameters: Omit<GenerationParams, 'stream'> | Omit<MidjourneyParams, 'stream'>;
   warnings: string[];
   /** total = queued to done; queue = waiting; engine = inside the engine (model load excluded). */
   timings: { total_ms: number; queue_ms: number; engine_ms: number };
+  /** Set for Midjourney results. */
+  midjourney?: MidjourneyResultInfo;
+  /** Set for Midjourney-style local models: the four candidates of the grid, in grid order. */
+  candidates?: Array<{ seed: number; cfg_scale: number }>;
 }
 
 export interface ImagesResponse {

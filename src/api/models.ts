@@ -2,7 +2,11 @@
 import type { SamplerName } from '../engine/types.ts';
 
 export interface ModelInfoBlock {
-  family: 'stable-diffusion';
+  /**
+   * 'stable-diffusion': a local model; 'midjourney-style': a local model that renders four candidates
+   * as one 2x2 grid per request; 'midjourney': relayed to a midjourney-proxy upstream.
+   */
+  family: 'stable-diffusion' | 'midjourney-style' | 'midjourney';
   /** False when the folder is not a usable model; `reason` says why. */
   available: boolean;
   reason: string | null;

@@ -1,7 +1,7 @@
 // The streaming contract: every server-sent event of a generation, as one union. The server's SSE
 // adapter writes them, the client's parser reads them; `event:` always equals `type`.
 import type { OutputFormat } from '../output/format.ts';
-import type { Usage } from './generation.ts';
+import type { MidjourneyResultInfo, Usage } from './generation.ts';
 
 export interface QueuedEvent {
   type: 'image_generation.queued';
@@ -10,6 +10,10 @@ export interface QueuedEvent {
   position: number;
 }
 
+/**
+ * Midjourney reports a percentage, not steps: its progress events carry step = the percentage
+ * (0..100) and total_steps = 100, and eta_seconds is extrapolated from the time so far.
+ */
 export interface ProgressEvent {
   type: 'image_generation.progress';
   job_id: string;
@@ -43,6 +47,8 @@ export interface CompletedEvent {
   seed: number;
   /** Set when the job asked for url results. */
   url?: string;
+  /** Set for Midjourney results: the task id for follow-ups and the follow-ups it takes. */
+  midjourney?: MidjourneyResultInfo;
 }
 
 export interface ErrorEvent {

@@ -2,6 +2,19 @@
 // SIGINT drain: new requests get 503, running jobs finish, then the process exits.
 import type { Command } from 'commander';
 import { isLoopback, loadConfig, type ServeFlags } from '../config.ts';
+import type { RelayConfig } from '../relay/midjourney/config.ts';
+
+/** Reads the relay config; its problems become one line for the CLI (which exits 1). */
+async function readRelayConfig(path: string): Promise<RelayConfig> {
+  const { loadRelayConfig, RelayConfigError } = await import('../relay/midjourney/config.ts');
+  try {
+    return await loadRelayConfig(path);
+  } catch (e) {
+    if (e instanceof RelayConfigError)
+      throw new Error(`--relay-config: ${e.message.replace(/:?\n\s*/g, '; ')}`);
+    throw e;
+  }
+}
 
 export function registerServe(program: Command): void {
   program
@@ -30,14 +43,19 @@ export function registerServe(program: Command): void {
     .option('--job-ttl <duration>', 'how long finished jobs stay readable, e.g. 1h (env IMAGINE_JOB_TTL)')
     .option('--rate-limit <n>', 'requests per minute per API key, 0 = unlimited (env IMAGINE_RATE_LIMIT)')
     .option(
+      '--relay-config <file>',
+      'Midjourney upstreams (midjourney-proxy) as JSON; their models join /v1/models (env IMAGINE_RELAY_CONFIG)',
+    )
+    .option(
       '--log-level <level>',
       'fatal|error|warn|info|debug|trace|silent (env IMAGINE_LOG_LEVEL, default info)',
     )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
+      const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
       // Loaded on use so that other commands start without fastify and onnxruntime.
       const { createServer } = await import('../http/server.ts');
-      const server = createServer(config);
+      const server = createServer(config, { relay });
       const log = server.app.log;
       if (!isLoopback(config.host) && config.apiKeys.length === 0) {
         const banner = `WARNING: listening on ${config.host} with NO API KEYS: anyone who can reach this address can use it. Set --api-keys-file or IMAGINE_API_KEYS.`;
@@ -47,7 +65,14 @@ export function registerServe(program: Command): void {
       const url = await server.listen();
       const models = server.models.list();
       log.info(
-        { url, modelsDir: config.modelsDir, models: models.map((m) => m.id), keys: config.apiKeys.length },
+        {
+          url,
+          modelsDir: config.modelsDir,
+          models: models.map((m) => m.id),
+          keys: config.apiKeys.length,
+          // Names and model ids only: base URLs and secrets stay out of logs.
+          midjourney: relay?.upstreams.map((u) => ({ name: u.name, models: u.models })) ?? [],
+        },
         'imagine is serving',
       );
       let signals = 0;

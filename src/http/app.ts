@@ -9,15 +9,18 @@ import Fastify, {
 } from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import { errors, type ImagineError } from '../errors.ts';
-import { describeModel } from '../models/describe.ts';
+import { describeModel, describeRelayModel } from '../models/describe.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import type { ImageStore } from '../output/store.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
 import type { JobQueue } from '../queue/types.ts';
+import { type RelayConfig, upstreamForModel } from '../relay/midjourney/config.ts';
+import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import { createKeyChecker, createRateLimiter } from './auth.ts';
 import { toHttpError } from './errors.ts';
 import { registerImageRoutes } from './images.ts';
 import type { Metrics } from './metrics.ts';
+import { NOTIFY_PATH } from './midjourney.ts';
 import { registerWebRoutes } from './web.ts';
 
 export type GenerationQueue = JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;
@@ -35,6 +38,10 @@ export interface AppDeps {
   metrics: Metrics;
   lifecycle: Lifecycle;
   randomSeed?: () => number;
+  /** Midjourney upstreams; their model ids are served by relaying. */
+  relay?: RelayConfig;
+  /** Where notify-hook pushes go (default the relay's shared hub). */
+  notifyHub?: NotifyHub;
   /** Where log lines go (default stdout); tests capture them here. */
   logStream?: { write(line: string): void };
 }
@@ -96,7 +103,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const path = request.url.split('?')[0];
-    if (!path.startsWith('/v1/') || path.startsWith('/v1/images/files/')) return;
+    // Files are guarded by their random names; notify pushes only wake a task's tracker (midjourney.ts).
+    if (!path.startsWith('/v1/') || path.startsWith('/v1/images/files/') || path === NOTIFY_PATH) return;
     if (keys.enabled) {
       const id = keys.check(request.headers.authorization);
       if (id === null) throw errors.unauthorized();
@@ -155,12 +163,25 @@ export function createApp(deps: AppDeps): FastifyInstance {
     return metrics.text();
   });
 
+  const startedAt = Math.floor(Date.now() / 1000);
+  const relayModels = () =>
+    (deps.relay?.upstreams ?? []).flatMap((u) => u.models.map((id) => describeRelayModel(u, id, startedAt)));
+
+  // A model id served by a Midjourney upstream hides a local folder of the same name.
   app.get('/v1/models', async () => ({
     object: 'list' as const,
-    data: models.list().map((m) => describeModel(m, models.isLoaded(m.id))),
+    data: [
+      ...models
+        .list()
+        .filter((m) => !deps.relay || !upstreamForModel(deps.relay, m.id))
+        .map((m) => describeModel(m, models.isLoaded(m.id))),
+      ...relayModels(),
+    ],
   }));
 
   app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
+    const upstream = deps.relay && upstreamForModel(deps.relay, request.params.id);
+    if (upstream) return describeRelayModel(upstream, request.params.id, startedAt);
     const entry = models.get(request.params.id);
     if (!entry) throw errors.modelNotFound(request.params.id);
     return describeModel(entry, models.isLoaded(entry.id));

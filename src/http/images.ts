@@ -2,13 +2,25 @@
 // enqueue and stream; the queue runs the job and the engine never sees any of this.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkGenerationRequest, ignoredFieldWarnings, resolveGenerationParams } from '../api/generation.ts';
+import {
+  type CheckedRequest,
+  checkGenerationRequest,
+  ignoredFieldWarnings,
+  MAX_STEPS,
+  type MidjourneyParams,
+  resolveGenerationParams,
+} from '../api/generation.ts';
 import type { StreamEvent } from '../api/stream.ts';
 import { randomSeed as engineRandomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
-import type { GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
+import type { ModelEntry } from '../models/registry.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
 import { isFinished, type JobEvent } from '../queue/types.ts';
+import { upstreamForModel } from '../relay/midjourney/config.ts';
+import { midjourneyPrompt } from '../relay/midjourney/request.ts';
+import { parseMjFlags } from '../relay/mj-flags.ts';
 import { type AppDeps, baseUrl } from './app.ts';
+import { registerMidjourneyRoutes } from './midjourney.ts';
 import {
   completedEvents,
   errorEvent,
@@ -65,6 +77,15 @@ function forward(
       case 'started':
         return;
       case 'progress':
+        // A Midjourney upstream queues tasks too: its position is reported like ours.
+        if (e.progress.upstream_position !== undefined) {
+          sse.send({
+            type: 'image_generation.queued',
+            job_id: snap.id,
+            position: e.progress.upstream_position,
+          });
+          return;
+        }
         send(progressEvents(snap.id, snap, e.progress));
         return;
       case 'succeeded':
@@ -99,7 +120,8 @@ function watchMetrics(deps: AppDeps, id: string, model: string, createdAt: numbe
         metrics.jobStarted(model, (startedAt - createdAt) / 1000);
         return;
       case 'progress':
-        metrics.step(model, e.progress.step_ms / 1000);
+        // Midjourney progress has no steps to time (step_ms 0).
+        if (e.progress.step_ms > 0) metrics.step(model, e.progress.step_ms / 1000);
         return;
       case 'queued':
         return;
@@ -114,10 +136,166 @@ function watchMetrics(deps: AppDeps, id: string, model: string, createdAt: numbe
   });
 }
 
+/** A Midjourney job's parameters from the wire fields it shares with every generation. */
+export function midjourneyParams(
+  model: string,
+  fields: Pick<
+    CheckedRequest,
+    'stream' | 'response_format' | 'output_format' | 'output_compression' | 'partial_images' | 'user'
+  > &
+    Partial<Pick<CheckedRequest, 'quality' | 'background'>>,
+  what: { prompt: string | null; action: string; parent: string | null },
+): MidjourneyParams {
+  return {
+    family: 'midjourney',
+    model,
+    prompt: what.prompt,
+    action: what.action,
+    parent_task_id: what.parent,
+    n: 1,
+    stream: fields.stream ?? false,
+    size: 'auto',
+    response_format: fields.response_format ?? 'url',
+    output_format: fields.output_format ?? 'png',
+    output_compression: fields.output_compression ?? null,
+    partial_images: fields.partial_images ?? null,
+    user: fields.user ?? null,
+    quality: fields.quality ?? null,
+    background: fields.background ?? null,
+  };
+}
+
+const HAS_FLAGS = /(^|\s)(--|—)[A-Za-z]/;
+
+/** Which request field each Midjourney flag sets, for the conflict check. */
+const FLAG_FIELDS = [
+  ['width', 'size', '--ar'],
+  ['negativePrompt', 'negative_prompt', '--no'],
+  ['seed', 'seed', '--seed'],
+  ['cfgScale', 'cfg_scale', '--stylize'],
+  ['steps', 'steps', '--quality'],
+] as const;
+
+/**
+ * Midjourney flags in a local model's prompt: the flags set the fields, and a field given both ways
+ * is a 400 naming it (neither silently wins). Midjourney-style models must keep n at 1.
+ */
+function withMjFlags(
+  checked: CheckedRequest,
+  entry: ModelEntry,
+): { request: CheckedRequest; warnings: string[]; chaos: number } {
+  const info = entry.info!;
+  const grid = entry.style === 'midjourney';
+  if (grid && (checked.n ?? 1) !== 1) {
+    throw errors.invalidParam(
+      'n',
+      `The Midjourney-style model '${entry.id}' renders four candidates as one 2x2 grid per request, so n must be 1 (got ${checked.n}).`,
+    );
+  }
+  if (!HAS_FLAGS.test(checked.prompt)) return { request: checked, warnings: [], chaos: 0 };
+  const parsed = parseMjFlags(checked.prompt, {
+    native: { width: info.nativeWidth, height: info.nativeHeight },
+    minSize: info.minSize,
+    maxSize: info.maxSize,
+    steps: checked.steps ?? info.defaults.steps,
+    maxSteps: MAX_STEPS,
+  });
+  const o = parsed.overrides;
+  for (const [key, field, flag] of FLAG_FIELDS) {
+    const given = checked[field];
+    if (o[key] === undefined || given === undefined || given === null) continue;
+    // --quality scales the request's steps, so it combines with them.
+    if (field === 'steps') continue;
+    if (field === 'size' && given === 'auto') continue;
+    if (field === 'seed' && given === -1) continue;
+    throw errors.invalidParam(
+      field,
+      `The prompt's ${flag} and the request's ${field} both set ${field}; give one of them.`,
+    );
+  }
+  const warnings = [...parsed.warnings];
+  if (o.chaos !== undefined && !grid) {
+    warnings.push(`--chaos is ignored: only Midjourney-style models render several candidates to spread.`);
+  }
+  return {
+    request: {
+      ...checked,
+      prompt: parsed.prompt,
+      ...(o.width !== undefined && o.height !== undefined ? { size: `${o.width}x${o.height}` } : {}),
+      ...(o.negativePrompt !== undefined ? { negative_prompt: o.negativePrompt } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.cfgScale !== undefined ? { cfg_scale: o.cfgScale } : {}),
+      ...(o.steps !== undefined ? { steps: o.steps } : {}),
+    },
+    warnings,
+    chaos: o.chaos ?? 0,
+  };
+}
+
+/**
+ * Enqueues a job and answers with its stream (stream: true) or, once it ends, its JSON response.
+ * A client that goes away cancels the job.
+ */
+export async function submitJob(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  lane: string,
+  data: GenerationJobData,
+): Promise<unknown> {
+  const { config, queue } = deps;
+  const params = data.params;
+  const id = request.id;
+  const base = baseUrl(config, request);
+
+  const sub = bufferedSubscription(deps, id);
+  let snap: GenerationSnapshot;
+  try {
+    snap = await queue.add({
+      id,
+      lane,
+      owner: config.apiKeys.length > 0 ? request.keyId : null,
+      data,
+    });
+  } catch (e) {
+    sub.unsubscribe();
+    throw e;
+  }
+  watchMetrics(deps, id, params.model, snap.createdAt);
+
+  if (params.stream) {
+    reply.hijack();
+    const sse = openSse(reply.raw, { keepAliveMs: config.keepAliveMs, headers: headersOf(reply) });
+    // A client that goes away cancels its job, queued or running.
+    sse.onDisconnect(() => {
+      sub.unsubscribe();
+      void queue.cancel(id);
+      request.log.info({ id, model: params.model }, 'stream client disconnected; job cancelled');
+    });
+    sse.send({ type: 'image_generation.queued', job_id: id, position: snap.position ?? 0 });
+    sub.drainTo(forward(deps, sse, snap, base, sub.unsubscribe));
+    return reply;
+  }
+
+  const final = await new Promise<Event>((resolve) => {
+    sub.drainTo((e) => {
+      if (e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled') resolve(e);
+    });
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) void queue.cancel(id);
+    });
+  });
+  sub.unsubscribe();
+  if (final.type === 'failed') throw final.error;
+  if (final.type === 'cancelled') throw errors.cancelled();
+  const done = await queue.get(id);
+  if (!done) throw errors.internal('The job vanished before its result was read.');
+  return imagesResponse(done, base);
+}
+
 export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { config, models, queue, lifecycle } = deps;
   const randomSeed = deps.randomSeed ?? engineRandomSeed;
-  const keysEnabled = config.apiKeys.length > 0;
 
   async function findJob(request: FastifyRequest<{ Params: { id: string } }>): Promise<GenerationSnapshot> {
     const snap = await queue.get(request.params.id);
@@ -133,56 +311,24 @@ export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (lifecycle.draining) throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
     const checked = checkGenerationRequest(request.body);
     request.model = checked.model;
+    const upstream = deps.relay && upstreamForModel(deps.relay, checked.model);
+    if (upstream) {
+      const prompt = midjourneyPrompt(checked.model, checked);
+      const params = midjourneyParams(checked.model, checked, { prompt, action: 'imagine', parent: null });
+      const data = { params, warnings: ignoredFieldWarnings(checked), upstream: upstream.name };
+      return submitJob(deps, request, reply, `midjourney:${upstream.name}`, data);
+    }
     const entry = models.get(checked.model);
     if (!entry) throw errors.modelNotFound(checked.model);
     if (!entry.info) throw errors.modelLoad(`Model '${entry.id}' is not usable: ${entry.reason}`);
-    const params = resolveGenerationParams(checked, entry.info, randomSeed);
-    const id = request.id;
-    const base = baseUrl(config, request);
-
-    const sub = bufferedSubscription(deps, id);
-    let snap: GenerationSnapshot;
-    try {
-      snap = await queue.add({
-        id,
-        lane: params.model,
-        owner: keysEnabled ? request.keyId : null,
-        data: { params, warnings: ignoredFieldWarnings(checked) },
-      });
-    } catch (e) {
-      sub.unsubscribe();
-      throw e;
-    }
-    watchMetrics(deps, id, params.model, snap.createdAt);
-
-    if (params.stream) {
-      reply.hijack();
-      const sse = openSse(reply.raw, { keepAliveMs: config.keepAliveMs, headers: headersOf(reply) });
-      // A client that goes away cancels its job, queued or running.
-      sse.onDisconnect(() => {
-        sub.unsubscribe();
-        void queue.cancel(id);
-        request.log.info({ id, model: params.model }, 'stream client disconnected; job cancelled');
-      });
-      sse.send({ type: 'image_generation.queued', job_id: id, position: snap.position ?? 0 });
-      sub.drainTo(forward(deps, sse, snap, base, sub.unsubscribe));
-      return reply;
-    }
-
-    const final = await new Promise<Event>((resolve) => {
-      sub.drainTo((e) => {
-        if (e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled') resolve(e);
-      });
-      reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) void queue.cancel(id);
-      });
-    });
-    sub.unsubscribe();
-    if (final.type === 'failed') throw final.error;
-    if (final.type === 'cancelled') throw errors.cancelled();
-    const done = await queue.get(id);
-    if (!done) throw errors.internal('The job vanished before its result was read.');
-    return imagesResponse(done, base);
+    const local = withMjFlags(checked, entry);
+    const params = resolveGenerationParams(local.request, entry.info, randomSeed);
+    const data: GenerationJobData = {
+      params,
+      warnings: [...ignoredFieldWarnings(checked), ...local.warnings],
+      ...(entry.style === 'midjourney' ? { grid: { chaos: local.chaos } } : {}),
+    };
+    return submitJob(deps, request, reply, params.model, data);
   });
 
   app.get<{ Params: { id: string } }>('/v1/images/jobs/:id', async (request) =>
@@ -229,4 +375,6 @@ export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
     sub.drainTo(handle);
     return reply;
   });
+
+  registerMidjourneyRoutes(app, deps);
 }

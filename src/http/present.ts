@@ -29,7 +29,7 @@ export function imagesResponse(snap: GenerationSnapshot, baseUrl: string): Image
     ...(p.background ? { background: p.background } : {}),
     output_format: p.output_format,
     ...(p.quality ? { quality: p.quality } : {}),
-    size: p.size,
+    size: result.size ?? p.size,
     usage: ZERO_USAGE,
     imagine: {
       job_id: snap.id,
@@ -40,6 +40,8 @@ export function imagesResponse(snap: GenerationSnapshot, baseUrl: string): Image
         queue_ms: (snap.startedAt ?? snap.createdAt) - snap.createdAt,
         engine_ms: Math.round(result.engine_ms * 1000) / 1000,
       },
+      ...(result.midjourney ? { midjourney: result.midjourney } : {}),
+      ...(result.candidates ? { candidates: result.candidates } : {}),
     },
   };
 }
@@ -87,7 +89,7 @@ export function progressEvents(
       b64_json: p.partial.b64_json,
       partial_image_index: p.partial.index,
       created_at: p.partial.created_at,
-      size: params.size,
+      size: p.partial.size ?? params.size,
       quality: params.quality ?? 'auto',
       background: params.background ?? 'opaque',
       output_format: params.output_format,
@@ -112,7 +114,7 @@ export async function completedEvents(
       type: 'image_generation.completed',
       b64_json: b64 ?? '',
       created_at: seconds(snap.finishedAt ?? Date.now()),
-      size: params.size,
+      size: result.size ?? params.size,
       quality: params.quality ?? 'auto',
       background: params.background ?? 'opaque',
       output_format: params.output_format,
@@ -120,6 +122,7 @@ export async function completedEvents(
       seed: img.seed,
     };
     if (img.file) event.url = fileUrl(baseUrl, img.file);
+    if (result.midjourney) event.midjourney = result.midjourney;
     out.push(event);
   }
   return out;

@@ -7,6 +7,8 @@ import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
 import { createImageStore, type ImageStore } from '../output/store.ts';
 import { createGenerationProcessor } from '../queue/generation-worker.ts';
 import { createMemoryQueue } from '../queue/memory-queue.ts';
+import type { RelayConfig } from '../relay/midjourney/config.ts';
+import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import { createApp, type GenerationQueue, type Lifecycle } from './app.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -23,6 +25,10 @@ export interface ImagineServer {
 }
 
 export interface ServerOverrides {
+  /** Midjourney upstreams (from --relay-config). */
+  relay?: RelayConfig;
+  /** Where notify-hook pushes go (default the relay's shared hub). */
+  notifyHub?: NotifyHub;
   load?: (dir: string) => Promise<Pipeline>;
   previewIntervalMs?: number;
   randomSeed?: () => number;
@@ -38,7 +44,13 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
   const queue: GenerationQueue = createMemoryQueue({
     capacity: config.queueSize,
     retainMs: config.jobTtlMs,
-    processor: createGenerationProcessor({ models, store, previewIntervalMs: overrides.previewIntervalMs }),
+    processor: createGenerationProcessor({
+      models,
+      store,
+      previewIntervalMs: overrides.previewIntervalMs,
+      relay: overrides.relay,
+      hub: overrides.notifyHub,
+    }),
   });
   const metrics = createMetrics(() => queue.stats());
   const lifecycle: Lifecycle = { draining: false };
@@ -50,6 +62,8 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
     metrics,
     lifecycle,
     randomSeed: overrides.randomSeed,
+    relay: overrides.relay,
+    notifyHub: overrides.notifyHub,
     logStream: overrides.logStream,
   });
   let shuttingDown: Promise<void> | null = null;

@@ -2,7 +2,33 @@
 
 import { GENERATION_FIELDS } from '../api/generation.ts';
 import type { ModelObject } from '../api/models.ts';
+import type { MjUpstream } from '../relay/midjourney/config.ts';
+import { MJ_ACCEPTED_FIELDS } from '../relay/midjourney/request.ts';
 import type { ModelEntry } from './registry.ts';
+
+/** Fields a Midjourney-style local model takes: all but n (one grid of four per request). */
+const GRID_FIELDS = GENERATION_FIELDS.filter((f) => f !== 'n');
+
+/** A model served by a Midjourney upstream. `created` is when this server started. */
+export function describeRelayModel(upstream: MjUpstream, id: string, created: number): ModelObject {
+  return {
+    id,
+    object: 'model',
+    created,
+    owned_by: 'midjourney',
+    imagine: {
+      family: 'midjourney',
+      available: true,
+      reason: null,
+      loaded: true,
+      description: `Midjourney through the midjourney-proxy upstream '${upstream.name}'. Settings go in the prompt as --flags; one 2x2 grid per request.`,
+      accepts: MJ_ACCEPTED_FIELDS,
+      native_size: null,
+      size_range: null,
+      defaults: null,
+    },
+  };
+}
 
 export function describeModel(entry: ModelEntry, loaded: boolean): ModelObject {
   const info = entry.info;
@@ -12,12 +38,12 @@ export function describeModel(entry: ModelEntry, loaded: boolean): ModelObject {
     created: entry.created,
     owned_by: 'imagine',
     imagine: {
-      family: 'stable-diffusion',
+      family: entry.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion',
       available: info !== null,
       reason: entry.reason,
       loaded,
       description: info?.description ?? null,
-      accepts: GENERATION_FIELDS,
+      accepts: entry.style === 'midjourney' ? GRID_FIELDS : GENERATION_FIELDS,
       native_size: info ? `${info.nativeWidth}x${info.nativeHeight}` : null,
       size_range: info ? { min: info.minSize, max: info.maxSize, multiple_of: 8 } : null,
       defaults: info

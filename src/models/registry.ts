@@ -1,6 +1,6 @@
 // The models a server offers: every subfolder of the models directory, described without loading
 // (a broken folder is listed as unavailable with its reason), loaded lazily on first use and kept.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFolderInfo } from '../engine/model-folder.ts';
 import { readModelFolder } from '../engine/model-folder.ts';
@@ -15,6 +15,23 @@ export interface ModelEntry {
   info: ModelFolderInfo | null;
   /** Why the folder is not a usable model, or null. */
   reason: string | null;
+  /**
+   * 'midjourney' when the folder's imagine.json says `"style": "midjourney"`: one request renders four
+   * candidates as one 2x2 grid, as Midjourney does.
+   */
+  style: 'midjourney' | null;
+}
+
+/** The optional `style` of a model folder's imagine.json (the engine reads the rest of that file). */
+function readStyle(dir: string): 'midjourney' | null {
+  try {
+    const own: unknown = JSON.parse(readFileSync(join(dir, 'imagine.json'), 'utf8'));
+    return own !== null && typeof own === 'object' && (own as { style?: unknown }).style === 'midjourney'
+      ? 'midjourney'
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface ModelRegistry {
@@ -55,9 +72,10 @@ function scan(modelsDir: string): ModelEntry[] {
       continue;
     }
     try {
-      out.push({ id: name, dir, created, info: readModelFolder(dir), reason: null });
+      out.push({ id: name, dir, created, info: readModelFolder(dir), reason: null, style: readStyle(dir) });
     } catch (e) {
-      out.push({ id: name, dir, created, info: null, reason: e instanceof Error ? e.message : String(e) });
+      const reason = e instanceof Error ? e.message : String(e);
+      out.push({ id: name, dir, created, info: null, reason, style: null });
     }
   }
   return out;

@@ -1,17 +1,25 @@
 // The worker's processor for image generations: resolve the model's pipeline, run the engine with
 // the job's AbortSignal, turn engine events into progress (with encoded partial images), and encode
 // the results as base64 or into the image store.
-import type { GenerationParams } from '../api/generation.ts';
+import { isMidjourneyParams, type JobParams, type MidjourneyResultInfo } from '../api/generation.ts';
 import type { EngineEvent, RawImage } from '../engine/types.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { encodeImage } from '../output/encode.ts';
 import type { ImageStore } from '../output/store.ts';
-import type { Processor } from './types.ts';
+import { generateGrid } from '../relay/local-grid.ts';
+import type { RelayConfig } from '../relay/midjourney/config.ts';
+import type { NotifyHub } from '../relay/midjourney/notify.ts';
+import { processRelayJob } from './relay-worker.ts';
+import type { Processor, ProcessorJob } from './types.ts';
 
 export interface GenerationJobData {
-  params: GenerationParams;
+  params: JobParams;
   /** Notes found while validating (ignored fields), reported with the result. */
   warnings: string[];
+  /** Midjourney jobs: the name of the upstream that runs them (never sent to clients). */
+  upstream?: string;
+  /** Midjourney-style local models: render four candidates as one 2x2 grid at this chaos (0..100). */
+  grid?: { chaos: number };
 }
 
 export interface GenerationProgress {
@@ -21,8 +29,10 @@ export interface GenerationProgress {
   eta_seconds: number;
   /** Time this step took, ms. */
   step_ms: number;
-  /** A preview made at this step, encoded in the job's output format. */
-  partial?: { index: number; b64_json: string; created_at: number };
+  /** A preview made at this step, encoded in the job's output format; size when not the job's. */
+  partial?: { index: number; b64_json: string; created_at: number; size?: string };
+  /** Midjourney: the upstream's own queue position (1 = next), while the task waits there. */
+  upstream_position?: number;
 }
 
 export interface GeneratedFile {
@@ -36,6 +46,11 @@ export interface GenerationResult {
   images: GeneratedFile[];
   warnings: string[];
   engine_ms: number;
+  /** The images' size when it differs from the requested one (Midjourney grids and upscales). */
+  size?: string;
+  midjourney?: MidjourneyResultInfo;
+  /** Midjourney-style local models: the grid's four candidates. */
+  candidates?: Array<{ seed: number; cfg_scale: number }>;
 }
 
 export interface GenerationWorkerOptions {
@@ -43,6 +58,10 @@ export interface GenerationWorkerOptions {
   store: ImageStore;
   /** Minimum ms between previews when the client asked for none in particular (default 200). */
   previewIntervalMs?: number;
+  /** Midjourney upstreams; jobs naming one are relayed there. */
+  relay?: RelayConfig;
+  /** Where notify-hook pushes arrive (default the relay's shared hub). */
+  hub?: NotifyHub;
 }
 
 /** Steps (1-based) at which `count` partial images are spread over `total` steps. */
@@ -52,12 +71,24 @@ export function partialImageSteps(count: number, total: number): Set<number> {
   return steps;
 }
 
+/** What a run hands back for encoding: the engine's images, or one grid of four candidates. */
+interface Rendered {
+  images: Array<RawImage & { seed: number }>;
+  warnings: string[];
+  timings: { totalMs: number };
+  candidates?: Array<{ seed: number; cfg_scale: number }>;
+  size?: string;
+}
+
 export function createGenerationProcessor(
   options: GenerationWorkerOptions,
 ): Processor<GenerationJobData, GenerationProgress, GenerationResult> {
   const throttleMs = options.previewIntervalMs ?? 200;
   return async (job) => {
     const { params } = job.data;
+    if (isMidjourneyParams(params)) {
+      return processRelayJob(job as ProcessorJob<GenerationJobData, GenerationProgress>, params, options);
+    }
     const pipeline = await options.models.pipeline(params.model);
     job.signal.throwIfAborted();
     const encodeOpts = {
@@ -110,21 +141,32 @@ export function createGenerationProcessor(
       }
     };
 
-    const result = await pipeline.generate(
-      {
-        prompt: params.prompt,
-        negativePrompt: params.negative_prompt ?? undefined,
-        sampler: params.sampler,
-        steps: params.steps,
-        cfgScale: params.cfg_scale,
-        seed: params.seed,
-        n: params.n,
-        width: params.width,
-        height: params.height,
-        rng: params.rng,
-      },
-      { signal: job.signal, onEvent, previewIntervalMs },
-    );
+    const request = {
+      prompt: params.prompt,
+      negativePrompt: params.negative_prompt ?? undefined,
+      sampler: params.sampler,
+      steps: params.steps,
+      cfgScale: params.cfg_scale,
+      seed: params.seed,
+      n: params.n,
+      width: params.width,
+      height: params.height,
+      rng: params.rng,
+    };
+    const engineOptions = { signal: job.signal, onEvent, previewIntervalMs };
+    const grid = job.data.grid;
+    const result: Rendered = grid
+      ? await generateGrid(pipeline.generate.bind(pipeline), request, grid.chaos, engineOptions).then(
+          (g) => ({
+            // One image: the grid, reported with the first candidate's seed.
+            images: [{ ...g.grid, seed: g.candidates[0].seed }],
+            warnings: g.warnings,
+            timings: g.timings,
+            candidates: g.candidates.map((c) => ({ seed: c.seed, cfg_scale: c.cfgScale })),
+            size: `${g.grid.width}x${g.grid.height}`,
+          }),
+        )
+      : await pipeline.generate(request, engineOptions);
     await chain;
     job.signal.throwIfAborted();
     const images = await Promise.all(
@@ -140,6 +182,7 @@ export function createGenerationProcessor(
       images,
       warnings: [...job.data.warnings, ...result.warnings],
       engine_ms: result.timings.totalMs,
+      ...(result.candidates ? { candidates: result.candidates, size: result.size } : {}),
     };
   };
 }

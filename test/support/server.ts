@@ -1,6 +1,14 @@
 // Starts a real imagine server for API tests: a temp models dir holding the kit's tiny-sd (plus
 // any extra folders), a temp image dir, an ephemeral loopback port, and cleanup.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config.ts';
@@ -20,6 +28,8 @@ export interface TestServerOptions {
   overrides?: ServerOverrides;
   /** Extra folders in the models dir: name → files (relative path → content). */
   extraModels?: Record<string, Record<string, string>>;
+  /** Copies of tiny-sd (its parts linked, its model_index.json copied) plus files: name → files. */
+  tinyCopies?: Record<string, Record<string, string>>;
   /** Skip listen() (for app.inject-only tests). */
   listen?: boolean;
 }
@@ -31,6 +41,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const modelsDir = join(root, 'models');
   mkdirSync(modelsDir);
   symlinkSync(kitPath('tiny-sd'), join(modelsDir, TINY), 'dir');
+  for (const [name, files] of Object.entries(options.tinyCopies ?? {})) {
+    const dir = join(modelsDir, name);
+    mkdirSync(dir);
+    for (const part of readdirSync(kitPath('tiny-sd'))) {
+      if (part.endsWith('.json')) copyFileSync(kitPath('tiny-sd', part), join(dir, part));
+      else symlinkSync(kitPath('tiny-sd', part), join(dir, part), 'dir');
+    }
+    for (const [rel, content] of Object.entries(files)) writeFileSync(join(dir, rel), content);
+  }
   for (const [name, files] of Object.entries(options.extraModels ?? {})) {
     for (const [rel, content] of Object.entries(files)) {
       const path = join(modelsDir, name, rel);

@@ -180,3 +180,8 @@ export async function loadRelayConfig(
 export function upstreamForModel(config: RelayConfig, model: string): MjUpstream | undefined {
   return config.upstreams.find((u) => u.models.includes(model));
 }
+
+/** The upstream with this name, or undefined. */
+export function upstreamOf(config: RelayConfig, name: string): MjUpstream | undefined {
+  return config.upstreams.find((u) => u.name === name);
+}

@@ -8,6 +8,7 @@ export {
   type RelayConfig,
   RelayConfigError,
   upstreamForModel,
+  upstreamOf,
 } from './config.ts';
 export { acceptNotifyHook, defaultNotifyHub, NotifyHub } from './notify.ts';
 export type { MjButton, MjTask, MjTaskStatus } from './protocol.ts';

@@ -1,0 +1,109 @@
+// Midjourney extension routes: follow-ups on a finished grid (upscale U1–U4, variation V1–V4, reroll),
+// relayed and streamed like any generation, and the notify hook midjourney-proxy POSTs task updates to.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { MAX_PARTIAL_IMAGES, RESPONSE_FORMATS } from '../api/generation.ts';
+import { errors } from '../errors.ts';
+import { OUTPUT_FORMATS } from '../output/format.ts';
+import { type MjUpstream, upstreamOf } from '../relay/midjourney/config.ts';
+import { acceptNotifyHook } from '../relay/midjourney/notify.ts';
+import { TASK_ID } from '../relay/midjourney/protocol.ts';
+import { MJ_FOLLOW_UPS } from '../relay/midjourney/relay.ts';
+import type { AppDeps } from './app.ts';
+import { midjourneyParams, submitJob } from './images.ts';
+
+/** Unauthenticated: a push only wakes the tracker of a task, which re-fetches it from the upstream. */
+export const NOTIFY_PATH = '/v1/relay/midjourney/notify';
+
+const followUpSchema = z.strictObject(
+  {
+    action: z.enum(MJ_FOLLOW_UPS as [string, ...string[]], {
+      error: `action must be one of ${MJ_FOLLOW_UPS.join(', ')}`,
+    }),
+    stream: z.boolean({ error: 'stream must be a boolean or null' }).nullish(),
+    response_format: z
+      .enum(RESPONSE_FORMATS, { error: `response_format must be one of ${RESPONSE_FORMATS.join(', ')}` })
+      .nullish(),
+    output_format: z
+      .enum(OUTPUT_FORMATS, { error: `output_format must be one of ${OUTPUT_FORMATS.join(', ')}` })
+      .nullish(),
+    output_compression: z
+      .number()
+      .int()
+      .min(0)
+      .max(100, { error: 'output_compression must be an integer from 0 to 100' })
+      .nullish(),
+    partial_images: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_PARTIAL_IMAGES, { error: `partial_images must be an integer from 0 to ${MAX_PARTIAL_IMAGES}` })
+      .nullish(),
+    user: z.string().max(256, { error: 'user must be at most 256 characters' }).nullish(),
+  },
+  { error: 'The request body must be a JSON object.' },
+);
+
+/**
+ * The upstream and its own task id for a task id as clients see it, "<upstream>:<id>"; a bare id is
+ * taken when only one upstream is configured.
+ */
+function resolveTask(deps: AppDeps, publicId: string): { upstream: MjUpstream; taskId: string } {
+  const upstreams = deps.relay?.upstreams ?? [];
+  const colon = publicId.indexOf(':');
+  const name = colon >= 0 ? publicId.slice(0, colon) : upstreams.length === 1 ? upstreams[0].name : '';
+  const taskId = colon >= 0 ? publicId.slice(colon + 1) : publicId;
+  const upstream = deps.relay && name !== '' ? upstreamOf(deps.relay, name) : undefined;
+  if (!upstream || !TASK_ID.test(taskId)) {
+    throw errors.notFound(
+      `No Midjourney task '${publicId}': use the task_id of a Midjourney result ("<upstream>:<id>").`,
+      'task_not_found',
+    );
+  }
+  return { upstream, taskId };
+}
+
+export function registerMidjourneyRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.post<{ Params: { task_id: string } }>(
+    '/v1/images/midjourney/:task_id/actions',
+    async (request, reply) => {
+      if (deps.lifecycle.draining) {
+        throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
+      }
+      const { upstream, taskId } = resolveTask(deps, request.params.task_id);
+      const parsed = followUpSchema.safeParse(request.body ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        if (issue.code === 'unrecognized_keys') {
+          throw errors.invalidParam(
+            issue.keys[0],
+            `Unrecognized argument: ${issue.keys.join(', ')}. Accepted fields: ${Object.keys(followUpSchema.shape).join(', ')}.`,
+            'unknown_parameter',
+          );
+        }
+        const param = issue.path.length > 0 ? String(issue.path[0]) : null;
+        if (param === null) throw errors.invalidRequest(issue.message, 'invalid_body');
+        throw errors.invalidParam(param, issue.message);
+      }
+      const body = parsed.data;
+      const model = upstream.models[0];
+      request.model = model;
+      const params = midjourneyParams(model, body, {
+        prompt: null,
+        action: body.action,
+        parent: `${upstream.name}:${taskId}`,
+      });
+      return submitJob(deps, request, reply, `midjourney:${upstream.name}`, {
+        params,
+        warnings: [],
+        upstream: upstream.name,
+      });
+    },
+  );
+
+  app.post(NOTIFY_PATH, async (request, reply) => {
+    acceptNotifyHook(request.body, deps.notifyHub);
+    // 204 whether or not the push named a task in flight: the sender learns nothing about our tasks.
+    return reply.code(204).send();
+  });
+}

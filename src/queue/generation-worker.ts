@@ -96,7 +96,10 @@ export function createGenerationProcessor(
       compression: params.output_compression ?? undefined,
     };
     const wanted = params.partial_images;
-    const onlyAt = wanted !== null && wanted > 0 ? partialImageSteps(wanted, params.steps) : null;
+    const grid = job.data.grid;
+    // A grid at chaos > 0 is four runs whose steps are counted on from one run to the next.
+    const totalSteps = grid && grid.chaos > 0 ? params.steps * 4 : params.steps;
+    const onlyAt = wanted !== null && wanted > 0 ? partialImageSteps(wanted, totalSteps) : null;
     const previewIntervalMs = wanted === 0 ? undefined : wanted === null ? throttleMs : 0;
 
     // Previews are encoded asynchronously; a promise chain keeps reports in step order.
@@ -154,7 +157,6 @@ export function createGenerationProcessor(
       rng: params.rng,
     };
     const engineOptions = { signal: job.signal, onEvent, previewIntervalMs };
-    const grid = job.data.grid;
     const result: Rendered = grid
       ? await generateGrid(pipeline.generate.bind(pipeline), request, grid.chaos, engineOptions).then(
           (g) => ({

@@ -95,6 +95,7 @@ describe('Midjourney-style local models and prompt flags', kitTestOptions(), () 
         sampler: 'Euler',
         seed: 1,
         stream: true,
+        partial_images: 2,
       }),
     });
     const { messages } = await readSse(res);
@@ -104,6 +105,9 @@ describe('Midjourney-style local models and prompt flags', kitTestOptions(), () 
     assert.equal(completed[0].size, '96x96');
     const steps = evs.filter((e) => e.type === 'image_generation.progress').map((e) => e.step);
     assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8], 'steps counted across the four runs');
+    // partial_images spreads over all eight steps, not only the first run's two.
+    const partials = evs.filter((e) => e.type === 'image_generation.partial_image');
+    assert.equal(partials.length, 2);
   });
 
   test('flags work on ordinary local models too', async () => {

@@ -6,6 +6,7 @@ import {
   type CheckedRequest,
   checkGenerationRequest,
   ignoredFieldWarnings,
+  isMidjourneyParams,
   MAX_STEPS,
   type MidjourneyParams,
   resolveGenerationParams,
@@ -16,7 +17,7 @@ import { errors } from '../errors.ts';
 import type { ModelEntry } from '../models/registry.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
 import { isFinished, type JobEvent } from '../queue/types.ts';
-import { upstreamForModel } from '../relay/midjourney/config.ts';
+import { type MjUpstream, upstreamForModel } from '../relay/midjourney/config.ts';
 import { midjourneyPrompt } from '../relay/midjourney/request.ts';
 import { parseMjFlags } from '../relay/mj-flags.ts';
 import { type AppDeps, baseUrl } from './app.ts';
@@ -232,6 +233,56 @@ function withMjFlags(
   };
 }
 
+/** Jobs added and not yet finished, per lane, per app. */
+const laneLoads = new WeakMap<AppDeps, Map<string, number>>();
+
+function loadsOf(deps: AppDeps): Map<string, number> {
+  let loads = laneLoads.get(deps);
+  if (!loads) {
+    loads = new Map();
+    laneLoads.set(deps, loads);
+  }
+  return loads;
+}
+
+/**
+ * The queue lane for a Midjourney job: an upstream runs `concurrency` tasks at once, so it has that
+ * many lanes, and a job joins the one with the fewest jobs (its own lanes never hold up local models).
+ */
+export function relayLane(deps: AppDeps, upstream: MjUpstream): string {
+  const base = `midjourney:${upstream.name}`;
+  if (upstream.concurrency <= 1) return base;
+  const loads = loadsOf(deps);
+  let best = `${base}#1`;
+  for (let k = 2; k <= upstream.concurrency; k++) {
+    const lane = `${base}#${k}`;
+    if ((loads.get(lane) ?? 0) < (loads.get(best) ?? 0)) best = lane;
+  }
+  return best;
+}
+
+/**
+ * Counts a job against its lane until it ends (for relayLane). Called before the job is added, so no
+ * end is missed; returns the undo for a job the queue refused.
+ */
+function trackLane(deps: AppDeps, id: string, lane: string): () => void {
+  const loads = loadsOf(deps);
+  loads.set(lane, (loads.get(lane) ?? 0) + 1);
+  let done = false;
+  const release = () => {
+    if (done) return;
+    done = true;
+    unsubscribe();
+    const left = (loads.get(lane) ?? 1) - 1;
+    if (left > 0) loads.set(lane, left);
+    else loads.delete(lane);
+  };
+  const unsubscribe = deps.queue.subscribe(id, (e) => {
+    if (e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled') release();
+  });
+  return release;
+}
+
 /**
  * Enqueues a job and answers with its stream (stream: true) or, once it ends, its JSON response.
  * A client that goes away cancels the job.
@@ -249,6 +300,7 @@ export async function submitJob(
   const base = baseUrl(config, request);
 
   const sub = bufferedSubscription(deps, id);
+  const untrack = isMidjourneyParams(params) ? trackLane(deps, id, lane) : null;
   let snap: GenerationSnapshot;
   try {
     snap = await queue.add({
@@ -259,6 +311,7 @@ export async function submitJob(
     });
   } catch (e) {
     sub.unsubscribe();
+    untrack?.();
     throw e;
   }
   watchMetrics(deps, id, params.model, snap.createdAt);
@@ -316,7 +369,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
       const prompt = midjourneyPrompt(checked.model, checked);
       const params = midjourneyParams(checked.model, checked, { prompt, action: 'imagine', parent: null });
       const data = { params, warnings: ignoredFieldWarnings(checked), upstream: upstream.name };
-      return submitJob(deps, request, reply, `midjourney:${upstream.name}`, data);
+      return submitJob(deps, request, reply, relayLane(deps, upstream), data);
     }
     const entry = models.get(checked.model);
     if (!entry) throw errors.modelNotFound(checked.model);

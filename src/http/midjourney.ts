@@ -10,7 +10,7 @@ import { acceptNotifyHook } from '../relay/midjourney/notify.ts';
 import { TASK_ID } from '../relay/midjourney/protocol.ts';
 import { MJ_FOLLOW_UPS } from '../relay/midjourney/relay.ts';
 import type { AppDeps } from './app.ts';
-import { midjourneyParams, submitJob } from './images.ts';
+import { midjourneyParams, relayLane, submitJob } from './images.ts';
 
 /** Unauthenticated: a push only wakes the tracker of a task, which re-fetches it from the upstream. */
 export const NOTIFY_PATH = '/v1/relay/midjourney/notify';
@@ -93,7 +93,7 @@ export function registerMidjourneyRoutes(app: FastifyInstance, deps: AppDeps): v
         action: body.action,
         parent: `${upstream.name}:${taskId}`,
       });
-      return submitJob(deps, request, reply, `midjourney:${upstream.name}`, {
+      return submitJob(deps, request, reply, relayLane(deps, upstream), {
         params,
         warnings: [],
         upstream: upstream.name,

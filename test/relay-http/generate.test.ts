@@ -282,6 +282,41 @@ describe('Midjourney over HTTP', kitTestOptions(), () => {
     assert.ok(polls() <= settled + 1, `still polling: ${settled} → ${polls()}`);
   });
 
+  test('an upstream runs up to its concurrency (default 3) at once: a second task does not wait', {
+    timeout: 30_000,
+  }, async () => {
+    s.fake.script('endless', { frames: [{ status: 'IN_PROGRESS', progress: '20%' }] });
+    const controllers = [new AbortController(), new AbortController()];
+    const streams = await Promise.all(
+      controllers.map((c, i) =>
+        fetch(
+          `${s.url}/v1/images/generations`,
+          post({ model: 'midjourney', prompt: `endless ${i}`, stream: true }, c.signal),
+        ),
+      ),
+    );
+    // Each stream reaches a progress event only once its job runs; both stay connected meanwhile
+    // (readSse would cancel the first, and a disconnect frees its lane).
+    const untilProgress = async (res: Response) => {
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: image_generation.progress')) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended early: ${text}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    };
+    await Promise.all(streams.map(untilProgress));
+    for (const c of controllers) c.abort();
+    const ids = streams.map((r) => r.headers.get('x-request-id')!);
+    await waitFor(async () => {
+      const jobs = await Promise.all(
+        ids.map(async (id) => JSON.parse((await s.call(`/v1/images/jobs/${id}`)).body) as JobObject),
+      );
+      return jobs.every((j) => j.status === 'cancelled') ? true : null;
+    });
+  });
+
   test('notify pushes wake the task: it finishes though polling alone would take minutes', async () => {
     const lazy = await startMjServer({ upstream: { pollIntervalMs: 60_000, timeoutMs: 120_000 } });
     try {

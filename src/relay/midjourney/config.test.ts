@@ -29,6 +29,7 @@ describe('parseRelayConfig', () => {
         requestTimeoutMs: 30000,
         maxPollErrors: 3,
         maxImageBytes: 32 * 1024 * 1024,
+        concurrency: 3,
       },
     );
     assert.equal(u.secret, SECRET);

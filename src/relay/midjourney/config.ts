@@ -27,6 +27,8 @@ const upstreamSchema = z
     timeoutMs: z.number().int().min(100).max(3_600_000).default(600_000),
     /** One HTTP exchange with the upstream (submit, fetch or image) ends by then. */
     requestTimeoutMs: z.number().int().min(50).max(600_000).default(30_000),
+    /** Tasks imagine runs on this upstream at once; more wait in imagine's queue (its 429 when full). */
+    concurrency: z.number().int().min(1).max(64).default(3),
     /** Polls that may fail in a row (5xx, bad body, dropped connection) before the task fails. */
     maxPollErrors: z.number().int().min(1).max(100).default(3),
     /** Largest image accepted from the upstream. */
@@ -85,6 +87,7 @@ export interface MjUpstream {
   readonly requestTimeoutMs: number;
   readonly maxPollErrors: number;
   readonly maxImageBytes: number;
+  readonly concurrency: number;
   readonly notifyHook?: string;
 }
 
@@ -130,6 +133,7 @@ function freezeUpstream(
     requestTimeoutMs: u.requestTimeoutMs,
     maxPollErrors: u.maxPollErrors,
     maxImageBytes: u.maxImageBytes,
+    concurrency: u.concurrency,
     ...(u.notifyHook !== undefined ? { notifyHook: u.notifyHook } : {}),
   };
   Object.defineProperty(upstream, 'secret', { value: secret, enumerable: false });

@@ -151,11 +151,17 @@ export function createApp(deps: AppDeps): FastifyInstance {
   app.get('/ready', async (_request, reply) => {
     if (lifecycle.draining)
       return sendError(reply, errors.unavailable('The server is shutting down.', 'shutting_down'));
-    const usable = models.list().filter((m) => m.info !== null);
+    const usable = [
+      ...models
+        .list()
+        .filter((m) => m.info !== null)
+        .map((m) => m.id),
+      ...(deps.relay?.upstreams.flatMap((u) => u.models) ?? []),
+    ];
     if (usable.length === 0) {
       return sendError(reply, errors.unavailable(`No usable model in ${config.modelsDir}.`, 'no_models'));
     }
-    return { status: 'ready', models: usable.map((m) => m.id) };
+    return { status: 'ready', models: usable };
   });
 
   app.get('/metrics', async (_request, reply) => {

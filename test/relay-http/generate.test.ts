@@ -62,6 +62,8 @@ describe('Midjourney over HTTP', kitTestOptions(), () => {
     };
     assert.deepEqual([one.id, one.imagine.family], ['mj-v7', 'midjourney']);
     assert.ok(!res.body.includes(s.fake.baseUrl), 'upstream addresses stay private');
+    const ready = JSON.parse((await s.call('/ready')).body) as { models: string[] };
+    assert.deepEqual(ready.models, [TINY, 'midjourney', 'mj-v7', 'mj-tight']);
   });
 
   test('JSON, b64_json: the 2x2 grid, the task id for follow-ups, the prompt sent as typed', async () => {

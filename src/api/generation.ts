@@ -179,6 +179,7 @@ export function checkGenerationRequest(body: unknown): CheckedRequest {
 export interface ModelLimits {
   nativeWidth: number;
   nativeHeight: number;
+  sizeMultiple: number;
   minSize: number;
   maxSize: number;
   defaults: { steps: number; sampler: SamplerName; cfgScale: number };
@@ -198,10 +199,10 @@ export function resolveGenerationParams(
       ['width', w],
       ['height', h],
     ] as const) {
-      if (v % 8 !== 0 || v < model.minSize || v > model.maxSize) {
+      if (v % model.sizeMultiple !== 0 || v < model.minSize || v > model.maxSize) {
         throw errors.invalidParam(
           'size',
-          `size ${req.size}: ${side} must be a multiple of 8 from ${model.minSize} to ${model.maxSize} for model '${req.model}'`,
+          `size ${req.size}: ${side} must be a multiple of ${model.sizeMultiple} from ${model.minSize} to ${model.maxSize} for model '${req.model}'`,
         );
       }
     }

@@ -88,7 +88,11 @@ export function registerGenerate(program: Command): void {
     .option('--cfg-scale <float>', 'classifier-free guidance scale (default: the model default)', number)
     .option('--seed <int>', 'seed; image i uses seed + i (default: random)', integer)
     .option('--n <int>', 'number of images, 1..4', integer, 1)
-    .option('--size <WxH>', 'image size, multiples of 8 (default: the model native size)', size)
+    .option(
+      '--size <WxH>',
+      'image size, multiples of the model size step, e.g. 64 for SD (default: native size)',
+      size,
+    )
     .addOption(new Option('--rng <source>', 'noise source').choices(RNG_SOURCES).default('cpu'))
     .requiredOption('--output <path>', 'output file; its extension picks png, jpg/jpeg or webp')
     .option('--quality <0-100>', 'jpeg/webp quality', integer)

@@ -69,7 +69,7 @@ function showText(m: LocalModel): string {
       'status: available',
       ...(i.description ? [`description: ${i.description}`] : []),
       `native size: ${i.nativeWidth}x${i.nativeHeight}`,
-      `size range: ${i.minSize}..${i.maxSize} per side, multiples of 8`,
+      `size range: ${i.minSize}..${i.maxSize} per side, multiples of ${i.sizeMultiple}`,
       `defaults: ${i.defaults.steps} steps, ${i.defaults.sampler}, cfg ${i.defaults.cfgScale}`,
       `prediction: ${i.schedule.predictionType}`,
       `vae encoder: ${i.files.vaeEncoder ? 'yes' : 'no'}`,

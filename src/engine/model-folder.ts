@@ -45,7 +45,12 @@ export interface ModelFolderInfo {
   vaeScalingFactor: number;
   nativeWidth: number;
   nativeHeight: number;
-  /** Allowed image sizes: multiples of 8 within [minSize, maxSize] on each side. */
+  /**
+   * Allowed image sides: multiples of sizeMultiple within [minSize, maxSize]. An exported UNet
+   * halves the latent once per down block and cannot pad back (the export fixes its upsampling),
+   * so SD 1.x/2.x exports need multiples of 64 px, not A1111's 8.
+   */
+  sizeMultiple: number;
   minSize: number;
   maxSize: number;
   defaults: ModelDefaults;
@@ -146,6 +151,10 @@ export function readModelFolder(dir: string): ModelFolderInfo {
     cfgScale: num(own, 'default_cfg_scale') ?? 7,
   };
   const native = Math.max(nativeWidth, nativeHeight);
+  const blocks = Array.isArray(unetCfg?.block_out_channels) ? unetCfg.block_out_channels.length : 4;
+  const sizeMultiple = num(own, 'size_multiple') ?? 8 * 2 ** Math.max(0, blocks - 1);
+  const roundUp = (v: number) => Math.ceil(v / sizeMultiple) * sizeMultiple;
+  const roundDown = (v: number) => Math.max(sizeMultiple, Math.floor(v / sizeMultiple) * sizeMultiple);
   return {
     dir,
     name: basename(dir),
@@ -156,8 +165,9 @@ export function readModelFolder(dir: string): ModelFolderInfo {
     nativeHeight,
     // SD makes usable pictures from about half to twice its native size; small models are
     // allowed up to 1024 so that speed can be measured at real sizes.
-    minSize: num(own, 'min_size') ?? Math.max(8, Math.min(64, native / 2)),
-    maxSize: num(own, 'max_size') ?? Math.max(native * 2, 1024),
+    sizeMultiple,
+    minSize: roundUp(num(own, 'min_size') ?? Math.max(8, Math.min(64, native / 2))),
+    maxSize: roundDown(num(own, 'max_size') ?? Math.max(native * 2, 1024)),
     defaults,
     files: {
       textEncoder: componentFile(dir, 'text_encoder', true)!,

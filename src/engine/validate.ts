@@ -37,10 +37,10 @@ export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): vo
     ['width', req.width],
     ['height', req.height],
   ] as const) {
-    if (!Number.isInteger(v) || v % 8 !== 0 || v < info.minSize || v > info.maxSize) {
+    if (!Number.isInteger(v) || v % info.sizeMultiple !== 0 || v < info.minSize || v > info.maxSize) {
       throw errors.invalidParam(
         'size',
-        `${side} must be a multiple of 8 from ${info.minSize} to ${info.maxSize} for this model, got ${v}`,
+        `${side} must be a multiple of ${info.sizeMultiple} from ${info.minSize} to ${info.maxSize} for this model, got ${v}`,
       );
     }
   }

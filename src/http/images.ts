@@ -198,6 +198,7 @@ function withMjFlags(
     native: { width: info.nativeWidth, height: info.nativeHeight },
     minSize: info.minSize,
     maxSize: info.maxSize,
+    multiple: info.sizeMultiple,
     steps: checked.steps ?? info.defaults.steps,
     maxSteps: MAX_STEPS,
   });

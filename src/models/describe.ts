@@ -45,7 +45,7 @@ export function describeModel(entry: ModelEntry, loaded: boolean): ModelObject {
       description: info?.description ?? null,
       accepts: entry.style === 'midjourney' ? GRID_FIELDS : GENERATION_FIELDS,
       native_size: info ? `${info.nativeWidth}x${info.nativeHeight}` : null,
-      size_range: info ? { min: info.minSize, max: info.maxSize, multiple_of: 8 } : null,
+      size_range: info ? { min: info.minSize, max: info.maxSize, multiple_of: info.sizeMultiple } : null,
       defaults: info
         ? {
             steps: info.defaults.steps,

@@ -6,7 +6,7 @@
 // | flag (aliases)                 | value                  | on a local model                                           |
 // |--------------------------------|------------------------|------------------------------------------------------------|
 // | --ar (--aspect)                | W:H, positive integers | width x height near the model's native pixel count,        |
-// |                                |                        | multiples of 8 within [minSize, maxSize]                   |
+// |                                |                        | multiples of the model's size step within [min, max]       |
 // | --no                           | a, b, ...              | negative prompt "a, b" (several --no are joined)           |
 // | --seed                         | 0..4294967295          | seed (candidate i uses seed + i)                           |
 // | --chaos (--c)                  | 0..100                 | spread of cfg_scale across the four candidates, see        |
@@ -40,6 +40,8 @@ export interface MjFlagOptions {
   /** Smallest and largest side the model takes, in pixels. */
   minSize: number;
   maxSize: number;
+  /** Sides are multiples of this (the model's; default 8). */
+  multiple?: number;
   /** Steps the request uses without --q. */
   steps: number;
   /** Upper bound for --q (default 150). */
@@ -116,16 +118,17 @@ export function stylizeToCfg(stylize: number): number {
 }
 
 /**
- * The size for an aspect ratio: about the native pixel count, each side a multiple of 8 within
+ * The size for an aspect ratio: about the native pixel count, each side a multiple of the model's within
  * [minSize, maxSize]. Throws when the ratio cannot fit the range.
  */
 export function aspectToSize(
   ratioW: number,
   ratioH: number,
-  options: Pick<MjFlagOptions, 'native' | 'minSize' | 'maxSize'>,
+  options: Pick<MjFlagOptions, 'native' | 'minSize' | 'maxSize' | 'multiple'>,
 ): { width: number; height: number } {
-  const lo = Math.ceil(options.minSize / 8) * 8;
-  const hi = Math.floor(options.maxSize / 8) * 8;
+  const m = options.multiple ?? 8;
+  const lo = Math.ceil(options.minSize / m) * m;
+  const hi = Math.floor(options.maxSize / m) * m;
   const pixels = options.native.width * options.native.height;
   const r = ratioW / ratioH;
   let w = Math.sqrt(pixels * r);
@@ -144,7 +147,7 @@ export function aspectToSize(
       `${ratioW}:${ratioH} does not fit this model's sizes (each side ${lo}..${hi} px); the widest ratio it takes is ${round2(hi / lo)}:1.`,
     );
   }
-  const snap = (x: number) => Math.min(hi, Math.max(lo, Math.round(x / 8) * 8));
+  const snap = (x: number) => Math.min(hi, Math.max(lo, Math.round(x / m) * m));
   return { width: snap(w), height: snap(h) };
 }
 

@@ -360,6 +360,8 @@ export function writeSyntheticModel(dir: string, options: SyntheticModelOptions 
   writeJson(join(dir, 'unet', 'config.json'), {
     sample_size: options.sampleSize ?? 4,
     cross_attention_dim: unet.contextWidth,
+    // One block, no down-sampling: any multiple of 8 px works, as the engine derives from this.
+    block_out_channels: [4],
   });
   unetModel(join(dir, 'unet', 'model.onnx'), unet);
   writeJson(join(dir, 'vae_decoder', 'config.json'), { scaling_factor: 0.18215 });

@@ -3,11 +3,13 @@
 // pixels, cancel a running job, errors next to their fields, a keyed server, a 2x2 grid on a phone,
 // and no request leaving 127.0.0.1. Screenshots go to test-artifacts/web/.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import type { ImagesResponse } from '../../src/api/generation.ts';
@@ -20,6 +22,7 @@ const KEY = 'sk-playground-test';
 const PROMPT = 'a red circle on a blue square';
 /** Generous for a loaded 2-core machine; every wait is on a condition, never a fixed sleep. */
 const RUN_TIMEOUT = 30_000;
+const run = promisify(execFile);
 const SELECTS = new Set(['model', 'sampler', 'n', 'rng']);
 
 /** Records, inside the page, every step and preview the playground shows (none is missed between polls). */
@@ -109,6 +112,8 @@ describe('web playground in Chromium', kitTestOptions(), () => {
         '--disable-sync',
       ],
     });
+    // The page copies snippets to the clipboard; the test reads them back.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: open.url });
     context.on('request', (r) => {
       requests.push(r.url());
       if (!isLocal(r.url())) offsite.push(r.url());
@@ -199,6 +204,39 @@ describe('web playground in Chromium', kitTestOptions(), () => {
     assert.deepEqual([b.width, b.height], [256, 192]);
     assert.ok(a.data.equals(b.data), 'the playground image differs from the API output');
 
+    // "Copy as curl" gives a command that, run by a shell, makes the same request.
+    await result.getByRole('button', { name: 'Copy as curl' }).click();
+    await page.locator('#status', { hasText: 'curl command copied' }).waitFor();
+    const curl = String(await page.evaluate('navigator.clipboard.readText()'));
+    assert.match(curl, /"seed": 1234/);
+    assert.match(curl, new RegExp(`^curl '${open.url}/v1/images/generations'`));
+    if (existsSync('/usr/bin/curl')) {
+      // Async: the server under test runs in this process.
+      const { stdout } = await run('sh', ['-c', curl], {
+        env: { PATH: process.env.PATH },
+        timeout: RUN_TIMEOUT,
+      });
+      const out = JSON.parse(stdout) as ImagesResponse;
+      assert.equal(out.data[0].seed, 1234);
+      const q = out.imagine.parameters;
+      assert.ok('sampler' in q);
+      const keys = [
+        'model',
+        'prompt',
+        'negative_prompt',
+        'sampler',
+        'steps',
+        'cfg_scale',
+        'seed',
+        'size',
+        'rng',
+      ] as const;
+      assert.deepEqual(
+        keys.map((k) => q[k]),
+        keys.map((k) => p[k]),
+      );
+    }
+
     // "Use these settings" puts them back, seed locked.
     await fill(page, { prompt: 'something else', steps: '3', seed: '1' });
     await result.getByRole('button', { name: 'Use these settings' }).click();
@@ -277,7 +315,10 @@ describe('web playground in Chromium', kitTestOptions(), () => {
     await page.locator('#generate').click();
     const sizeError = page.locator('#size-error');
     await sizeError.waitFor();
-    assert.match((await sizeError.textContent()) ?? '', /multiple of 8 from 32 to 1024/);
+    assert.match(
+      (await sizeError.textContent()) ?? '',
+      /size 100x64: width must be a multiple of \d+ from 32 to 1024/,
+    );
     assert.equal(await stepsError.isHidden(), true, 'the old error is cleared');
     assert.equal(await page.locator('#width').getAttribute('aria-invalid'), 'true');
 
@@ -301,7 +342,7 @@ describe('web playground in Chromium', kitTestOptions(), () => {
     await modelsLoaded(page);
     assert.equal(await keyError.isHidden(), true);
     await fill(page, { prompt: PROMPT, steps: '3' });
-    await page.locator('#generate').click();
+    await page.locator('#prompt').press('Control+Enter');
     await state(page, 'done');
 
     await page.reload();

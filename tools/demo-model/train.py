@@ -193,7 +193,7 @@ def main():
     ap.add_argument('--unet-steps', type=int, default=3000)
     ap.add_argument('--batch', type=int, default=48)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--grid', default=os.path.join(HERE, 'samples-grid.png'))
+    ap.add_argument('--grid', default=os.path.join(HERE, 'samples-grid.png'), help='"" for no grid')
     ap.add_argument('--checkpoint', default='/tmp/imagine-demo-ckpt.pt', help='trained weights, to re-export without training')
     ap.add_argument('--export-only', action='store_true')
     args = ap.parse_args()
@@ -235,11 +235,13 @@ def main():
 
     for m in (vae, te, unet):
         m.eval()
-    info = {'trained_on': 'synthetic scenes', 'held_out_pairs': sorted(' '.join(p) for p in scenes.HELD_OUT)}
+    steps = ck['unet_steps'] if args.export_only else args.unet_steps
+    info = {'trained_on': 'synthetic scenes', 'unet_steps': steps, 'held_out_pairs': sorted(' '.join(p) for p in scenes.HELD_OUT)}
     export.export_all(args.out, vae, te, unet, vocab, merges, scale, info)
     log(f'exported ONNX to {args.out}')
-    sample_grid(vae, te, unet, tok, scale, args.grid)
-    log(f'wrote {args.grid}')
+    if args.grid:
+        sample_grid(vae, te, unet, tok, scale, args.grid)
+        log(f'wrote {args.grid}')
 
 
 if __name__ == '__main__':

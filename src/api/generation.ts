@@ -1,15 +1,21 @@
 // Wire contract of POST /v1/images/generations: the request schema (OpenAI's fields plus our Stable
 // Diffusion extensions), the checks that depend on the model, and the response shape.
 import { z } from 'zod';
-import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
+import {
+  MAX_N,
+  MAX_SEED,
+  MAX_STEPS,
+  RNG_SOURCES,
+  type RngSource,
+  SAMPLER_NAMES,
+  type SamplerName,
+} from '../engine/types.ts';
 import { errors, type ImagineError } from '../errors.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/format.ts';
 
 /** Longest prompt (and negative prompt) accepted, in characters; CLIP reads 75 tokens of it anyway. */
 export const PROMPT_MAX_LENGTH = 4000;
-export const MAX_STEPS = 50;
-export const MAX_N = 4;
-export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+export { MAX_N, MAX_SEED, MAX_STEPS };
 export const MIN_CFG_SCALE = 1;
 export const MAX_CFG_SCALE = 30;
 export const MAX_PARTIAL_IMAGES = 3;

@@ -12,6 +12,11 @@ export const SAMPLER_NAMES = [
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
 export const RNG_SOURCES = ['cpu', 'nv'] as const;
+
+/** Request limits shared by the engine, the API and the clients. */
+export const MAX_STEPS = 50;
+export const MAX_N = 4;
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 export type RngSource = (typeof RNG_SOURCES)[number];
 
 export interface GenerateRequest {

@@ -2,11 +2,7 @@
 // HTTP API reject bad input with the same messages before any model work starts.
 import { errors } from '../errors.ts';
 import type { ModelFolderInfo } from './model-folder.ts';
-import { type GenerateRequest, RNG_SOURCES, SAMPLER_NAMES } from './types.ts';
-
-export const MAX_STEPS = 50;
-export const MAX_N = 4;
-export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+import { type GenerateRequest, MAX_N, MAX_SEED, MAX_STEPS, RNG_SOURCES, SAMPLER_NAMES } from './types.ts';
 
 export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): void {
   if (typeof req.prompt !== 'string') throw errors.invalidParam('prompt', 'prompt must be a string');

@@ -1,6 +1,7 @@
 // The only module that imports onnxruntime-node: loads a model file by path (so external weight
 // files beside it are found), checks every feed against the session's inputs before each run,
 // converts fp16 at the boundary, times runs, and rethrows failures with every input's dims.
+import { availableParallelism } from 'node:os';
 import { basename, dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { errors } from '../errors.ts';
@@ -88,7 +89,7 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
     enableCpuMemArena: o.enableCpuMemArena ?? DEFAULT_RUNTIME_OPTIONS.enableCpuMemArena,
     logSeverityLevel: 3,
   };
-  if (o.intraOpNumThreads) opts.intraOpNumThreads = o.intraOpNumThreads;
+  opts.intraOpNumThreads = o.intraOpNumThreads || availableParallelism();
   if (o.interOpNumThreads) opts.interOpNumThreads = o.interOpNumThreads;
   return opts;
 }

@@ -15,6 +15,8 @@ export interface ErrorFields {
   type: OpenAIErrorType;
   code: string | null;
   param: string | null;
+  /** Seconds a client should wait before retrying (429/503). */
+  retryAfter?: number;
 }
 
 export class ImagineError extends Error {
@@ -32,6 +34,7 @@ export class ImagineError extends Error {
     this.type = fields.type;
     this.code = fields.code;
     this.param = fields.param;
+    if (fields.retryAfter !== undefined) this.retryAfter = fields.retryAfter;
   }
 
   toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } } {
@@ -77,26 +80,22 @@ export const errors = {
       code: 'unsupported_media_type',
       param: null,
     }),
-  queueFull: (retryAfter: number) => {
-    const e = new ImagineError('The generation queue is full; retry later.', {
+  queueFull: (retryAfter: number) =>
+    new ImagineError('The generation queue is full; retry later.', {
       status: 429,
       type: 'rate_limit_error',
       code: 'queue_full',
       param: null,
-    });
-    e.retryAfter = retryAfter;
-    return e;
-  },
-  rateLimited: (retryAfter: number) => {
-    const e = new ImagineError('Rate limit reached for this API key; retry later.', {
+      retryAfter,
+    }),
+  rateLimited: (retryAfter: number) =>
+    new ImagineError('Rate limit reached for this API key; retry later.', {
       status: 429,
       type: 'rate_limit_error',
       code: 'rate_limit_exceeded',
       param: null,
-    });
-    e.retryAfter = retryAfter;
-    return e;
-  },
+      retryAfter,
+    }),
   /** The prompt was refused by a content policy (e.g. a Midjourney upstream's banned words). */
   contentPolicy: (message: string) =>
     new ImagineError(message, {
@@ -114,11 +113,8 @@ export const errors = {
       { status: 503, type: 'server_error', code: 'model_load_failed', param: null },
       { cause },
     ),
-  unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) => {
-    const e = new ImagineError(message, { status: 503, type: 'service_unavailable', code, param: null });
-    if (retryAfter !== undefined) e.retryAfter = retryAfter;
-    return e;
-  },
+  unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) =>
+    new ImagineError(message, { status: 503, type: 'service_unavailable', code, param: null, retryAfter }),
   cancelled: (message = 'The job was cancelled.') =>
     new ImagineError(message, { status: 499, type: 'invalid_request_error', code: 'cancelled', param: null }),
   internal: (message = 'Internal server error.', cause?: unknown) =>

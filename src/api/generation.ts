@@ -126,8 +126,23 @@ export type GenerationRequestBody = z.input<typeof requestSchema>;
 /** A request that passed the model-independent checks. */
 export type CheckedRequest = z.output<typeof requestSchema>;
 
+/** How any job's images come back: the OpenAI output fields, shared by both model families. */
+export interface OutputParams {
+  response_format: ResponseFormat;
+  output_format: OutputFormat;
+  output_compression: number | null;
+  /**
+   * null = every preview (local models: one per step, throttled; Midjourney: each in-progress image
+   * the upstream shows); 0..3 = at most that many, spread over the run.
+   */
+  partial_images: number | null;
+  user: string | null;
+  quality: string | null;
+  background: string | null;
+}
+
 /** Fully resolved parameters of one generation: what the worker runs and what the response reports. */
-export interface GenerationParams {
+export interface GenerationParams extends OutputParams {
   model: string;
   prompt: string;
   negative_prompt: string | null;
@@ -143,14 +158,6 @@ export interface GenerationParams {
   width: number;
   height: number;
   size: string;
-  response_format: ResponseFormat;
-  output_format: OutputFormat;
-  output_compression: number | null;
-  /** null = a preview on every step, throttled; 0..3 = at most that many, spread over the run. */
-  partial_images: number | null;
-  user: string | null;
-  quality: string | null;
-  background: string | null;
 }
 
 function issueToError(issue: z.core.$ZodIssue): ImagineError {
@@ -246,7 +253,7 @@ export function resolveGenerationParams(
  * result is returned. Midjourney reads its settings from the prompt's --flags, so there are no
  * steps, sampler or seed here.
  */
-export interface MidjourneyParams {
+export interface MidjourneyParams extends OutputParams {
   family: 'midjourney';
   model: string;
   /** The prompt as submitted (with --ar added for `size`); null for a follow-up. */
@@ -259,14 +266,6 @@ export interface MidjourneyParams {
   stream: boolean;
   /** Known once the image arrives; "auto" until then. */
   size: string;
-  response_format: ResponseFormat;
-  output_format: OutputFormat;
-  output_compression: number | null;
-  /** null = every in-progress image the upstream shows; 0..3 = at most that many. */
-  partial_images: number | null;
-  user: string | null;
-  quality: string | null;
-  background: string | null;
 }
 
 export type JobParams = GenerationParams | MidjourneyParams;

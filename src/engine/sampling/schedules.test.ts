@@ -9,6 +9,7 @@ import {
   getSigmasKarras,
   linspaceF32,
   sigmaToT,
+  trailingTimesteps,
 } from './schedules.ts';
 
 const SD15 = SD15_SCHEDULE;
@@ -132,3 +133,36 @@ function unetSigmas(sampler: string, s: number[]): number[] {
   }
   return out;
 }
+
+describe('timestep_spacing "trailing" (SD-Turbo)', () => {
+  const trailing = buildSigmaTable({ ...SD15, timestepSpacing: 'trailing' });
+
+  test("diffusers' trailing timesteps: round(arange(N, 0, -N/steps)) - 1", () => {
+    assert.deepEqual(trailingTimesteps(1000, 1), [999]);
+    assert.deepEqual(trailingTimesteps(1000, 4), [999, 749, 499, 249]);
+    assert.deepEqual(trailingTimesteps(1000, 3), [999, 666, 332]);
+  });
+
+  test('k-diffusion sigmas sit on the trailing timesteps, then 0', () => {
+    const sigmas = getSigmas(trailing, 4);
+    assert.equal(sigmas.length, 5);
+    assert.equal(sigmas[4], 0);
+    assertRelClose(
+      sigmas.slice(0, 4),
+      [999, 749, 499, 249].map((t) => trailing.sigmas[t]),
+      1e-6,
+      'sigmas',
+    );
+    // The leading/linspace default (A1111) ends near σ_min; trailing stops at t = 249.
+    assert.ok(getSigmas(table, 4)[3] < 0.1 && sigmas[3] > 0.5);
+  });
+
+  test('one step starts at σ_max either way', () => {
+    assert.ok(Math.abs(getSigmas(trailing, 1)[0] - trailing.sigmaMax) <= 1e-5 * trailing.sigmaMax);
+  });
+
+  test('DDIM walks the trailing timesteps', () => {
+    assert.deepEqual(getDdimSchedule(trailing, 4).timesteps, [999, 749, 499, 249]);
+    assert.deepEqual(getDdimSchedule(table, 4).timesteps, [751, 501, 251, 1]);
+  });
+});

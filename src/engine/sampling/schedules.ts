@@ -110,9 +110,27 @@ export function sigmaToT(table: SigmaTable, sigma: number): number {
   return (1 - w) * low + w * high;
 }
 
-/** k-diffusion DiscreteSchedule.get_sigmas(steps): evenly spaced t, log-interpolated, then 0. */
+/**
+ * diffusers' "trailing" timesteps: round(arange(N, 0, -N/steps)) - 1, so the first step is always
+ * the last train timestep (SD-Turbo is trained on exactly these: 999, 749, 499, 249 for 4 steps).
+ */
+export function trailingTimesteps(numTrainTimesteps: number, steps: number): number[] {
+  const out: number[] = [];
+  const ratio = numTrainTimesteps / steps;
+  for (let i = 0; i < steps; i++) out.push(Math.round(numTrainTimesteps - i * ratio) - 1);
+  return out;
+}
+
+/**
+ * k-diffusion DiscreteSchedule.get_sigmas(steps): evenly spaced t, log-interpolated, then 0. A
+ * config with timestep_spacing "trailing" gets diffusers' trailing t instead (integers, so the
+ * interpolation is a table lookup).
+ */
 export function getSigmas(table: SigmaTable, steps: number): number[] {
-  const ts = linspaceF32(table.sigmas.length - 1, 0, steps);
+  const ts =
+    table.config.timestepSpacing === 'trailing'
+      ? trailingTimesteps(table.sigmas.length, steps)
+      : linspaceF32(table.sigmas.length - 1, 0, steps);
   const out: number[] = [];
   for (const t of ts) {
     const lo = Math.floor(t);
@@ -137,15 +155,17 @@ export function getSigmasKarras(steps: number, sigmaMin: number, sigmaMax: numbe
 }
 
 /**
- * diffusers DDIMScheduler "leading" timesteps (ratio = N // steps, plus steps_offset) and the
- * sigmas of those timesteps from its float32 alphas_cumprod; the last sigma is that of the
- * final alpha (alphas_cumprod[0], or 1 with set_alpha_to_one).
+ * diffusers DDIMScheduler "leading" timesteps (ratio = N // steps, plus steps_offset), or its
+ * "trailing" ones when the config says so, and the sigmas of those timesteps from its float32
+ * alphas_cumprod; the last sigma is that of the final alpha (alphas_cumprod[0], or 1 with
+ * set_alpha_to_one).
  */
 export function getDdimSchedule(table: SigmaTable, steps: number): { timesteps: number[]; sigmas: number[] } {
   const n = table.config.numTrainTimesteps;
   const ratio = Math.floor(n / steps);
   const timesteps: number[] = [];
-  for (let i = steps - 1; i >= 0; i--) timesteps.push(i * ratio + table.config.stepsOffset);
+  if (table.config.timestepSpacing === 'trailing') timesteps.push(...trailingTimesteps(n, steps));
+  else for (let i = steps - 1; i >= 0; i--) timesteps.push(i * ratio + table.config.stepsOffset);
   const ac = table.alphasCumprodDdim;
   const sigmaOf = (a: number) => Math.sqrt((1 - a) / a);
   const sigmas = timesteps.map((t) => sigmaOf(ac[Math.min(t, n - 1)]));

@@ -1,6 +1,7 @@
 // The UNet as a k-diffusion denoiser D(x, σ) with classifier-free guidance, as A1111's CFGDenoiser
 // over DiscreteEpsDDPMDenoiser / DiscreteVDDPMDenoiser: input scaling c_in, σ → t, prediction type
-// and CFG live here and nowhere else. cond and uncond for all images go in ONE UNet call.
+// and CFG live here and nowhere else. cond and uncond for all images go in ONE UNet call; at
+// cfg_scale 1 the guided result IS the cond prediction, so the uncond half is never run (SD-Turbo).
 import type { HostTensor, ModelSession } from '../runtime/index.ts';
 import type { PredictionType } from './model-folder.ts';
 import { type SigmaTable, sigmaToT } from './sampling/schedules.ts';
@@ -52,7 +53,7 @@ export interface DenoiserSpec {
   io: UnetIo;
   table: SigmaTable;
   predictionType: PredictionType;
-  /** encoder_hidden_states for the UNet batch: [cond × n, uncond × n]. */
+  /** encoder_hidden_states for the UNet batch: [cond × n, uncond × n], or [cond × n] at cfg 1. */
   context: Float32Array;
   contextDims: readonly number[];
   /** Images in the batch (the UNet sees 2n). */
@@ -71,13 +72,25 @@ export interface DenoiserSpec {
   onModelCall?: () => void;
 }
 
+/** cfg_scale 1 makes uncond + 1·(cond − uncond) = cond: the unconditional pass is wasted work. */
+export function isGuided(cfgScale: number): boolean {
+  return cfgScale !== 1;
+}
+
 export function createDenoiser(spec: DenoiserSpec): Denoiser {
   const { unet, io, table, n, cfgScale } = spec;
+  const guided = isGuided(cfgScale);
+  const halves = guided ? 2 : 1;
   const per = spec.latentShape[0] * spec.latentShape[1] * spec.latentShape[2];
   const size = n * per;
+  if (spec.contextDims[0] !== halves * n) {
+    throw new Error(
+      `denoiser: context batch ${spec.contextDims[0]}, expected ${halves * n} at cfg ${cfgScale}`,
+    );
+  }
   const contextFeed: HostTensor = { type: 'float32', data: spec.context, dims: spec.contextDims };
-  const sampleIn = new Float32Array(2 * size);
-  const ctxPer = spec.context.length / (2 * n);
+  const sampleIn = new Float32Array(halves * size);
+  const ctxPer = spec.context.length / (halves * n);
 
   async function runBatch(sample: Float32Array, context: HostTensor, batch: number, t: number) {
     const out = await unet.run({
@@ -94,8 +107,8 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   }
 
   async function runSplit(t: number): Promise<Float32Array> {
-    const m = new Float32Array(2 * size);
-    for (let b = 0; b < 2 * n; b++) {
+    const m = new Float32Array(halves * size);
+    for (let b = 0; b < halves * n; b++) {
       if (b > 0 && spec.signal?.aborted) throw abortReason(spec.signal);
       const context: HostTensor = {
         type: 'float32',
@@ -111,13 +124,20 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
     if (spec.signal?.aborted) throw abortReason(spec.signal);
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
     for (let j = 0; j < size; j++) sampleIn[j] = x[j] * cIn;
-    sampleIn.copyWithin(size, 0, size);
+    if (guided) sampleIn.copyWithin(size, 0, size);
 
     const t = timestep ?? sigmaToT(table, sigma);
     const m =
-      spec.unetBatching === 'split' ? await runSplit(t) : await runBatch(sampleIn, contextFeed, 2 * n, t);
+      spec.unetBatching === 'split'
+        ? await runSplit(t)
+        : await runBatch(sampleIn, contextFeed, halves * n, t);
     const denoised = new Float32Array(size);
-    if (spec.predictionType === 'epsilon') {
+    if (!guided) {
+      const v = spec.predictionType === 'v_prediction';
+      const cSkip = 1 / (sigma * sigma + 1);
+      const cOut = -sigma * cIn;
+      for (let j = 0; j < size; j++) denoised[j] = v ? x[j] * cSkip + m[j] * cOut : x[j] - sigma * m[j];
+    } else if (spec.predictionType === 'epsilon') {
       for (let j = 0; j < size; j++) {
         const cond = x[j] - sigma * m[j];
         const uncond = x[j] - sigma * m[size + j];

@@ -2,7 +2,7 @@
 // One model folder loads once and serves every request; dispose() frees its sessions.
 import { errors } from '../errors.ts';
 import { loadSession, type ModelSession, type RuntimeOptions } from '../runtime/index.ts';
-import { createDenoiser, resolveUnetIo, type UnetIo } from './denoiser.ts';
+import { createDenoiser, isGuided, resolveUnetIo, type UnetIo } from './denoiser.ts';
 import { type ModelFolderInfo, readModelFolder } from './model-folder.ts';
 import { latentPreviews } from './preview.ts';
 import { createGenerator, type NoiseGenerator } from './rng/index.ts';
@@ -71,7 +71,9 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
     } catch (e) {
       throw modelError(info, e);
     }
-    const textWidth = textSession.outputs[0]?.shape[2];
+    const hiddenSpec =
+      textSession.outputs.find((o) => o.name === 'last_hidden_state') ?? textSession.outputs[0];
+    const textWidth = hiddenSpec?.shape[2];
     if (typeof textWidth === 'number' && io.contextWidth !== null && textWidth !== io.contextWidth) {
       throw errors.modelLoad(
         `${info.name}: text_encoder/model.onnx gives hidden states of width ${textWidth}, but unet/model.onnx takes encoder_hidden_states of width ${io.contextWidth}`,
@@ -112,9 +114,11 @@ function createPipeline(
     const per = 4 * h * w;
 
     checkSignal(signal);
+    // At cfg 1 the negative prompt cannot change anything: it is neither encoded nor run.
+    const guided = isGuided(req.cfgScale);
     let encoded: Awaited<ReturnType<PromptEncoder['encode']>>;
     try {
-      encoded = await encoder.encode([req.prompt, req.negativePrompt ?? '']);
+      encoded = await encoder.encode(guided ? [req.prompt, req.negativePrompt ?? ''] : [req.prompt]);
     } catch (e) {
       throw modelError(info, e);
     }
@@ -133,11 +137,15 @@ function createPipeline(
         `The negative prompt has ${encoded.tokenCounts[1]} tokens; only the first ${limit} were used.`,
       );
     }
+    if (!guided && req.negativePrompt) {
+      warnings.push('The negative prompt has no effect at cfg_scale 1 (there is no unconditional pass).');
+    }
     const ctxSize = encoded.tokens * encoded.width;
-    const context = new Float32Array(2 * n * ctxSize);
+    const halves = guided ? 2 : 1;
+    const context = new Float32Array(halves * n * ctxSize);
     for (let i = 0; i < n; i++) {
       context.set(encoded.hidden.subarray(0, ctxSize), i * ctxSize);
-      context.set(encoded.hidden.subarray(ctxSize, 2 * ctxSize), (n + i) * ctxSize);
+      if (guided) context.set(encoded.hidden.subarray(ctxSize, 2 * ctxSize), (n + i) * ctxSize);
     }
 
     // Image i draws from its own generator seeded with seed + i: initial noise first, then every
@@ -160,7 +168,7 @@ function createPipeline(
       table,
       predictionType: info.schedule.predictionType,
       context,
-      contextDims: [2 * n, encoded.tokens, encoded.width],
+      contextDims: [halves * n, encoded.tokens, encoded.width],
       n,
       latentShape,
       cfgScale: req.cfgScale,

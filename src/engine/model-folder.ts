@@ -1,11 +1,21 @@
 // Reads a model folder in the diffusers ONNX layout (model_index.json, scheduler config, component
 // configs, optional imagine.json) without loading any session, so listing models stays cheap.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// Optimum's ORTStableDiffusionPipeline exports use the same layout and file names (model.onnx, with
+// model.onnx_data beside it past 2 GB); their dtype differences are resolved from the sessions.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { errors } from '../errors.ts';
-import { SAMPLER_NAMES, type SamplerName } from './types.ts';
+import { FolderSettingsSchema, type ModelSettings, mergeSettings, settingsError } from './model-settings.ts';
+import type { SamplerName } from './types.ts';
 
 export type PredictionType = 'epsilon' | 'v_prediction';
+
+/**
+ * diffusers' timestep_spacing. 'trailing' (SD-Turbo, SD 2.x-v configs) is honoured: its steps
+ * start at the last train timestep. 'leading' and 'linspace' keep A1111's k-diffusion spacing,
+ * which the conformance references use, whatever the config says.
+ */
+export type TimestepSpacing = 'leading' | 'linspace' | 'trailing';
 
 export interface ScheduleConfig {
   numTrainTimesteps: number;
@@ -16,6 +26,7 @@ export interface ScheduleConfig {
   predictionType: PredictionType;
   stepsOffset: number;
   setAlphaToOne: boolean;
+  timestepSpacing: TimestepSpacing;
 }
 
 /** SD 1.x's schedule (CompVis / diffusers defaults), used where a config leaves a value out. */
@@ -28,6 +39,7 @@ export const SD15_SCHEDULE: Readonly<ScheduleConfig> = Object.freeze({
   predictionType: 'epsilon',
   stepsOffset: 1,
   setAlphaToOne: false,
+  timestepSpacing: 'leading',
 });
 
 export interface ModelDefaults {
@@ -54,6 +66,12 @@ export interface ModelFolderInfo {
   minSize: number;
   maxSize: number;
   defaults: ModelDefaults;
+  /** 'midjourney-style' renders four candidates as one 2x2 grid per request. */
+  family: 'stable-diffusion' | 'midjourney-style';
+  /** Other names a request may use for this model. */
+  aliases: string[];
+  /** Bytes of the component folders the pipeline loads (graphs and external weights). */
+  weightBytes: number;
   files: {
     textEncoder: string;
     unet: string;
@@ -101,6 +119,10 @@ function readSchedule(dir: string): ScheduleConfig {
   }
   const betaSchedule = cfg.beta_schedule ?? 'scaled_linear';
   const trained = Array.isArray(cfg.trained_betas) ? (cfg.trained_betas as number[]) : null;
+  const spacing = cfg.timestep_spacing ?? 'leading';
+  if (spacing !== 'leading' && spacing !== 'linspace' && spacing !== 'trailing') {
+    throw errors.modelLoad(`${where}: timestep_spacing "${String(spacing)}" is not supported`);
+  }
   if (!trained && betaSchedule !== 'scaled_linear' && betaSchedule !== 'linear') {
     throw errors.modelLoad(`${where}: beta_schedule "${String(betaSchedule)}" is not supported`);
   }
@@ -113,6 +135,7 @@ function readSchedule(dir: string): ScheduleConfig {
     predictionType: prediction,
     stepsOffset: num(cfg, 'steps_offset') ?? 0,
     setAlphaToOne: cfg.set_alpha_to_one === true,
+    timestepSpacing: spacing,
   };
 }
 
@@ -123,42 +146,85 @@ function componentFile(dir: string, component: string, required: boolean): strin
   return null;
 }
 
-/** Reads and checks a model folder's configuration; throws ImagineError naming the file at fault. */
-export function readModelFolder(dir: string): ModelFolderInfo {
+/** Files of one component folder, summed: graph plus external weights, whatever they are named. */
+function folderBytes(dir: string): number {
+  let total = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      const st = statSync(join(dir, name));
+      if (st.isFile()) total += st.size;
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}
+
+/** SDXL has a second text encoder (and pooled/time-id UNet inputs) that this engine does not feed. */
+function refuseSdxl(dir: string, index: Json): void {
+  const cls = typeof index._class_name === 'string' ? index._class_name : '';
+  if (/XL/.test(cls) || index.text_encoder_2 || existsSync(join(dir, 'text_encoder_2'))) {
+    throw errors.modelLoad(
+      `${basename(dir)}: SDXL pipelines (two text encoders, text_encoder_2/) are not supported yet; use an SD 1.x, 2.x or Turbo ONNX export`,
+    );
+  }
+}
+
+/** imagine.json, checked against the settings schema; a bad field names the file and the field. */
+function readOwnSettings(dir: string): ModelSettings | null {
+  const own = readJson(dir, 'imagine.json', false);
+  if (!own) return null;
+  const parsed = FolderSettingsSchema.safeParse(own);
+  if (!parsed.success) throw errors.modelLoad(settingsError(`${basename(dir)}/imagine.json`, parsed.error));
+  return parsed.data;
+}
+
+/**
+ * Reads and checks a model folder's configuration; throws ImagineError naming the file at fault.
+ * `settings` (from the central models config) win over the folder's imagine.json field by field.
+ */
+export function readModelFolder(dir: string, settings?: ModelSettings | null): ModelFolderInfo {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw errors.modelLoad(`${dir}: not a model folder (no such directory)`);
   }
-  readJson(dir, 'model_index.json', true);
+  refuseSdxl(dir, readJson(dir, 'model_index.json', true));
   const schedule = readSchedule(dir);
   const unetCfg = readJson(dir, 'unet/config.json', false);
   const vaeCfg = readJson(dir, 'vae_decoder/config.json', false);
-  const own = readJson(dir, 'imagine.json', false);
+  const own = mergeSettings(readOwnSettings(dir), settings);
   for (const f of ['vocab.json', 'merges.txt']) {
     if (!existsSync(join(dir, 'tokenizer', f)))
       throw errors.modelLoad(`${basename(dir)}/tokenizer/${f}: file is missing`);
   }
 
-  // Native size: our own imagine.json, else the UNet's sample_size (latent side) x 8, else SD's
-  // defaults (512, or 768 for v-prediction SD 2.x).
+  // Native size: our settings (default_size, else native_width/height), else the UNet's
+  // sample_size (latent side) x 8, else SD's defaults (512, or 768 for v-prediction SD 2.x).
   const unetSample = num(unetCfg, 'sample_size');
   const fallback = unetSample ? unetSample * 8 : schedule.predictionType === 'v_prediction' ? 768 : 512;
-  const nativeWidth = num(own, 'native_width') ?? fallback;
-  const nativeHeight = num(own, 'native_height') ?? fallback;
-  const sampler = own?.default_sampler;
+  const [sizeW, sizeH] = own.default_size ? own.default_size.split('x').map(Number) : [undefined, undefined];
+  const nativeWidth = sizeW ?? own.native_width ?? fallback;
+  const nativeHeight = sizeH ?? own.native_height ?? fallback;
   const defaults: ModelDefaults = {
-    steps: num(own, 'default_steps') ?? 25,
-    sampler: SAMPLER_NAMES.includes(sampler as SamplerName) ? (sampler as SamplerName) : 'DPM++ 2M Karras',
-    cfgScale: num(own, 'default_cfg_scale') ?? 7,
+    steps: own.default_steps ?? 25,
+    sampler: own.default_sampler ?? ('DPM++ 2M Karras' satisfies SamplerName),
+    cfgScale: own.default_cfg_scale ?? 7,
   };
   const native = Math.max(nativeWidth, nativeHeight);
   const blocks = Array.isArray(unetCfg?.block_out_channels) ? unetCfg.block_out_channels.length : 4;
-  const sizeMultiple = num(own, 'size_multiple') ?? 8 * 2 ** Math.max(0, blocks - 1);
+  const sizeMultiple = own.size_multiple ?? 8 * 2 ** Math.max(0, blocks - 1);
   const roundUp = (v: number) => Math.ceil(v / sizeMultiple) * sizeMultiple;
   const roundDown = (v: number) => Math.max(sizeMultiple, Math.floor(v / sizeMultiple) * sizeMultiple);
+  const files = {
+    textEncoder: componentFile(dir, 'text_encoder', true)!,
+    unet: componentFile(dir, 'unet', true)!,
+    vaeDecoder: componentFile(dir, 'vae_decoder', true)!,
+    vaeEncoder: componentFile(dir, 'vae_encoder', false),
+    tokenizer: join(dir, 'tokenizer'),
+  };
   return {
     dir,
     name: basename(dir),
-    description: typeof own?.description === 'string' ? own.description : null,
+    description: own.description ?? null,
     schedule,
     vaeScalingFactor: num(vaeCfg, 'scaling_factor') ?? 0.18215,
     nativeWidth,
@@ -166,15 +232,12 @@ export function readModelFolder(dir: string): ModelFolderInfo {
     // SD makes usable pictures from about half to twice its native size; small models are
     // allowed up to 1024 so that speed can be measured at real sizes.
     sizeMultiple,
-    minSize: roundUp(num(own, 'min_size') ?? Math.max(8, Math.min(64, native / 2))),
-    maxSize: roundDown(num(own, 'max_size') ?? Math.max(native * 2, 1024)),
+    minSize: roundUp(own.min_size ?? Math.max(8, Math.min(64, native / 2))),
+    maxSize: roundDown(own.max_size ?? Math.max(native * 2, 1024)),
     defaults,
-    files: {
-      textEncoder: componentFile(dir, 'text_encoder', true)!,
-      unet: componentFile(dir, 'unet', true)!,
-      vaeDecoder: componentFile(dir, 'vae_decoder', true)!,
-      vaeEncoder: componentFile(dir, 'vae_encoder', false),
-      tokenizer: join(dir, 'tokenizer'),
-    },
+    family: own.family ?? (own.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion'),
+    aliases: own.aliases ?? [],
+    weightBytes: ['text_encoder', 'unet', 'vae_decoder'].reduce((s, c) => s + folderBytes(join(dir, c)), 0),
+    files,
   };
 }

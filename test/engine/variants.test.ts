@@ -4,6 +4,7 @@
 // the initial latent is known. That latent comes from the same engine with an all-zero UNet:
 // there D(x, σ) = x exactly, Euler never moves, and the final latent IS the initial one.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,6 +319,63 @@ describe('synthetic model variants generate the closed-form result', () => {
     await assertClosedForm(r, { ids });
     const diff = maxAbsDiff(r.result.images[0].latent, baseline.result.images[0].latent);
     assert.ok(diff > 1e-3, 'padding with "!" instead of <|endoftext|> must change the result');
+  });
+
+  for (const inputIdsType of ['int32', 'int64'] as const) {
+    test(`Optimum export layout (${inputIdsType} input_ids, scalar timestep, symbolic dims, model.onnx_data)`, async () => {
+      const r = await run({ layout: 'optimum', inputIdsType });
+      assert.ok(
+        readdirSync(join(r.model.dir, 'unet')).includes('model.onnx_data'),
+        'UNet weights live in model.onnx_data',
+      );
+      await assertClosedForm(r);
+      for (const [i, img] of r.result.images.entries())
+        assert.deepEqual(
+          img.latent,
+          baseline.result.images[i].latent,
+          'same numbers as the diffusers layout',
+        );
+    });
+  }
+
+  test('float16 throughout (text encoder, UNet, VAE decoder) runs on CPU and matches the closed form', async () => {
+    const r = await run({ float16: true });
+    await assertClosedForm(r, { float16: true });
+    for (const img of r.result.images) {
+      const ref = referenceDecode(r.model, img.latent, LATENT_H, LATENT_W);
+      // The decoder's weights and output are half precision: about 3 significant digits.
+      assert.ok(maxAbsDiff(img.float, ref) <= 2e-3, `pixels differ by ${maxAbsDiff(img.float, ref)}`);
+    }
+  });
+
+  test('SD 2.x-v shape: v_prediction, "!" padding and trailing timestep spacing together', async () => {
+    const r = await run({ predictionType: 'v_prediction', padToken: '!', timestepSpacing: 'trailing' });
+    assert.equal(r.pipeline.info.schedule.timestepSpacing, 'trailing');
+    // Trailing over 1000 train steps, 4 steps: t = 999, 749, 499, 249 (leading would end near 0).
+    const table = r.pipeline.info.schedule;
+    assert.equal(table.numTrainTimesteps, 1000);
+    const leading = (await run({ predictionType: 'v_prediction', padToken: '!' })).sigmas;
+    assert.ok(Math.abs(r.sigmas[0] - leading[0]) < 1e-4, 'both start at σ_max');
+    assert.ok(r.sigmas[3] > 10 * leading[3], `last σ ${r.sigmas[3]} (trailing) vs ${leading[3]} (leading)`);
+    const ids = { cond: expectedIds(r.model, PROMPT_WORDS), uncond: expectedIds(r.model, NEGATIVE_WORDS) };
+    assert.equal(ids.cond[PROMPT_WORDS.length + 2], 0, 'padded with the id of "!"');
+    await assertClosedForm(r, { predictionType: 'v_prediction', ids });
+  });
+
+  test('SD-Turbo shape: cfg_scale 1 is the cond prediction alone; the negative prompt changes nothing', async () => {
+    const turbo = { timestepSpacing: 'trailing' };
+    const a = await run(turbo, { cfgScale: 1 });
+    const b = await run(turbo, { cfgScale: 1, negativePrompt: 'something else entirely' });
+    for (const [i, img] of a.result.images.entries()) assert.deepEqual(img.latent, b.result.images[i].latent);
+    assert.match(b.result.warnings.join(' '), /no effect at cfg_scale 1/);
+    const x0 = await initialLatent();
+    const ref = referenceEuler(referenceFor(a, {}, x0, 1));
+    const got = concat(a.result.images.map((img) => img.latent));
+    const diff = maxAbsDiff(got, ref);
+    assert.ok(diff <= LATENT_RTOL * Math.max(1, maxAbs(ref)), `differs from the closed form by ${diff}`);
+    // One step, as SD-Turbo is meant to run: σ_max only.
+    const one = await run(turbo, { cfgScale: 1, steps: 1 });
+    assert.equal(one.sigmas.length, 1);
   });
 
   test('a literal "!" in the prompt is text, not padding', async () => {

@@ -40,6 +40,16 @@ export interface UnetOptions {
 }
 
 export interface SyntheticModelOptions {
+  /**
+   * 'optimum': as Optimum's ORTStableDiffusionPipeline saves it: its model_index class names, a
+   * scalar float timestep, symbolic sequence and feature dims, text encoder and UNet weights in
+   * model.onnx_data, and a vae_encoder that outputs `latent_parameters`.
+   */
+  layout?: 'diffusers' | 'optimum';
+  /** Every component in half precision: text encoder table and output, UNet, VAE decoder. */
+  float16?: boolean;
+  /** scheduler_config.json timestep_spacing (default "leading"). */
+  timestepSpacing?: string;
   /** Text encoder hidden width C. */
   textWidth?: number;
   inputIdsType?: 'int32' | 'int64';
@@ -129,11 +139,29 @@ export function embeddingValue(id: number, channel: number): number {
 
 // ---- graphs ----
 
-function textEncoder(path: string, vocabSize: number, width: number, idsType: DataType): void {
-  const table = new Float32Array(vocabSize * width);
+interface TextEncoderOptions {
+  float16: boolean;
+  externalData?: string;
+  /** Symbolic feature dim (Optimum) instead of the static width. */
+  symbolicWidth: boolean;
+}
+
+function textEncoder(
+  path: string,
+  vocabSize: number,
+  width: number,
+  idsType: DataType,
+  o: TextEncoderOptions,
+): void {
+  const values = new Float32Array(vocabSize * width);
   for (let id = 0; id < vocabSize; id++) {
-    for (let c = 0; c < width; c++) table[id * width + c] = embeddingValue(id, c);
+    for (let c = 0; c < width; c++) values[id * width + c] = embeddingValue(id, c);
   }
+  const table = o.float16
+    ? float16Tensor('embedding', [vocabSize, width], values)
+    : floatTensor('embedding', [vocabSize, width], values);
+  const type: DataType = o.float16 ? 'float16' : 'float32';
+  const feature: Dim = o.symbolicWidth ? 'feature_dim' : width;
   writeModel(path, {
     graph: {
       name: 'text_encoder',
@@ -151,17 +179,22 @@ function textEncoder(path: string, vocabSize: number, width: number, idsType: Da
           attributes: { axes: { ints: [1] }, keepdims: { int: 0 } },
         },
       ],
-      initializers: [floatTensor('embedding', [vocabSize, width], table)],
-      inputs: [{ name: 'input_ids', type: idsType, shape: ['batch', TOKENS] }],
+      initializers: [o.externalData ? { ...table, external: o.externalData } : table],
+      inputs: [
+        { name: 'input_ids', type: idsType, shape: ['batch', o.symbolicWidth ? 'sequence_length' : TOKENS] },
+      ],
       outputs: [
-        { name: 'last_hidden_state', type: 'float32', shape: ['batch', TOKENS, width] },
-        { name: 'pooler_output', type: 'float32', shape: ['batch', width] },
+        { name: 'last_hidden_state', type, shape: ['batch', TOKENS, feature] },
+        { name: 'pooler_output', type, shape: ['batch', feature] },
       ],
     },
   });
 }
 
-function unetModel(path: string, o: Required<Omit<UnetOptions, 'externalData'>> & { externalData?: string }) {
+function unetModel(
+  path: string,
+  o: Required<Omit<UnetOptions, 'externalData'>> & { externalData?: string; symbolicSequence: boolean },
+) {
   const names = {
     sample: o.inputNames.sample ?? 'sample',
     timestep: o.inputNames.timestep ?? 'timestep',
@@ -209,7 +242,11 @@ function unetModel(path: string, o: Required<Omit<UnetOptions, 'externalData'>> 
   const inputs: ValueInfo[] = [
     { name: names.sample, type: io, shape: ['batch', 4, 'height', 'width'] },
     { name: names.timestep, type: o.timestepType, shape: timestepShape },
-    { name: names.ehs, type: io, shape: ['batch', TOKENS, o.contextWidth] },
+    {
+      name: names.ehs,
+      type: io,
+      shape: ['batch', o.symbolicSequence ? 'sequence_length' : TOKENS, o.contextWidth],
+    },
   ];
   writeModel(path, {
     graph: {
@@ -227,7 +264,9 @@ function unetModel(path: string, o: Required<Omit<UnetOptions, 'externalData'>> 
   });
 }
 
-function vaeDecoder(path: string): void {
+function vaeDecoder(path: string, float16: boolean): void {
+  const t = float16 ? float16Tensor : floatTensor;
+  const type: DataType = float16 ? 'float16' : 'float32';
   writeModel(path, {
     graph: {
       name: 'vae_decoder',
@@ -250,17 +289,17 @@ function vaeDecoder(path: string): void {
         },
       ],
       initializers: [
-        floatTensor('w', [3, 4, 1, 1], VAE_WEIGHT.flat()),
-        floatTensor('bias', [3], VAE_BIAS),
+        t('w', [3, 4, 1, 1], VAE_WEIGHT.flat()),
+        t('bias', [3], VAE_BIAS),
         floatTensor('scales', [4], [1, 1, 8, 8]),
       ],
-      inputs: [{ name: 'latent_sample', type: 'float32', shape: ['batch', 4, 'height', 'width'] }],
-      outputs: [{ name: 'sample', type: 'float32', shape: ['batch', 3, 'image_height', 'image_width'] }],
+      inputs: [{ name: 'latent_sample', type, shape: ['batch', 4, 'height', 'width'] }],
+      outputs: [{ name: 'sample', type, shape: ['batch', 3, 'image_height', 'image_width'] }],
     },
   });
 }
 
-function vaeEncoder(path: string): void {
+function vaeEncoder(path: string, outputName: string): void {
   const w: number[] = [];
   for (let k = 0; k < 4; k++)
     for (let ch = 0; ch < 3; ch++) w.push(0.1 * (k + 1) * (ch === k % 3 ? 1 : -0.5));
@@ -277,15 +316,13 @@ function vaeEncoder(path: string): void {
         {
           op: 'Conv',
           inputs: ['pooled', 'w'],
-          outputs: ['latent_sample'],
+          outputs: [outputName],
           attributes: { kernel_shape: { ints: [1, 1] } },
         },
       ],
       initializers: [floatTensor('w', [4, 3, 1, 1], w)],
       inputs: [{ name: 'sample', type: 'float32', shape: ['batch', 3, 'height', 'width'] }],
-      outputs: [
-        { name: 'latent_sample', type: 'float32', shape: ['batch', 4, 'latent_height', 'latent_width'] },
-      ],
+      outputs: [{ name: outputName, type: 'float32', shape: ['batch', 4, 'latent_height', 'latent_width'] }],
     },
   });
 }
@@ -299,15 +336,18 @@ function writeJson(path: string, value: unknown): void {
 /** Writes a complete tiny SD folder at `dir` (created if needed) and describes its parameters. */
 export function writeSyntheticModel(dir: string, options: SyntheticModelOptions = {}): SyntheticModel {
   const textWidth = options.textWidth ?? DEFAULT_TEXT_WIDTH;
+  const optimum = options.layout === 'optimum';
+  const half = options.float16 ?? false;
   const u = options.unet ?? {};
   const unet = {
     contextWidth: u.contextWidth ?? textWidth,
     timestepType: u.timestepType ?? 'float32',
-    timestepShape: u.timestepShape ?? 'batch',
-    float16: u.float16 ?? false,
+    timestepShape: u.timestepShape ?? (optimum ? 'scalar' : 'batch'),
+    float16: u.float16 ?? half,
     coefficients: u.coefficients ?? { ...DEFAULT_UNET },
     inputNames: u.inputNames ?? {},
-    externalData: u.externalData,
+    externalData: u.externalData ?? (optimum ? 'model.onnx_data' : undefined),
+    symbolicSequence: optimum,
   } as const;
   const withEncoder = options.vaeEncoder ?? true;
   const padToken = options.padToken ?? '<|endoftext|>';
@@ -317,9 +357,9 @@ export function writeSyntheticModel(dir: string, options: SyntheticModelOptions 
   for (const sub of ['scheduler', 'tokenizer', 'text_encoder', 'unet', 'vae_decoder']) {
     mkdirSync(join(dir, sub), { recursive: true });
   }
-  const component = ['diffusers', 'OnnxRuntimeModel'];
+  const component = optimum ? ['optimum', 'ORTModel'] : ['diffusers', 'OnnxRuntimeModel'];
   writeJson(join(dir, 'model_index.json'), {
-    _class_name: 'OnnxStableDiffusionPipeline',
+    _class_name: optimum ? 'ORTStableDiffusionPipeline' : 'OnnxStableDiffusionPipeline',
     _diffusers_version: '0.24.0',
     feature_extractor: [null, null],
     requires_safety_checker: false,
@@ -342,7 +382,7 @@ export function writeSyntheticModel(dir: string, options: SyntheticModelOptions 
     set_alpha_to_one: false,
     skip_prk_steps: true,
     steps_offset: 1,
-    timestep_spacing: 'leading',
+    timestep_spacing: options.timestepSpacing ?? 'leading',
     trained_betas: null,
   });
 
@@ -356,7 +396,17 @@ export function writeSyntheticModel(dir: string, options: SyntheticModelOptions 
   });
   writeJson(join(dir, 'tokenizer', 'tokenizer_config.json'), { model_max_length: TOKENS });
 
-  textEncoder(join(dir, 'text_encoder', 'model.onnx'), vocabSize, textWidth, options.inputIdsType ?? 'int32');
+  textEncoder(
+    join(dir, 'text_encoder', 'model.onnx'),
+    vocabSize,
+    textWidth,
+    options.inputIdsType ?? 'int32',
+    {
+      float16: half,
+      externalData: optimum ? 'model.onnx_data' : undefined,
+      symbolicWidth: optimum,
+    },
+  );
   writeJson(join(dir, 'unet', 'config.json'), {
     sample_size: options.sampleSize ?? 4,
     cross_attention_dim: unet.contextWidth,
@@ -365,10 +415,10 @@ export function writeSyntheticModel(dir: string, options: SyntheticModelOptions 
   });
   unetModel(join(dir, 'unet', 'model.onnx'), unet);
   writeJson(join(dir, 'vae_decoder', 'config.json'), { scaling_factor: 0.18215 });
-  vaeDecoder(join(dir, 'vae_decoder', 'model.onnx'));
+  vaeDecoder(join(dir, 'vae_decoder', 'model.onnx'), half);
   if (withEncoder) {
     mkdirSync(join(dir, 'vae_encoder'), { recursive: true });
-    vaeEncoder(join(dir, 'vae_encoder', 'model.onnx'));
+    vaeEncoder(join(dir, 'vae_encoder', 'model.onnx'), optimum ? 'latent_parameters' : 'latent_sample');
   }
 
   return {

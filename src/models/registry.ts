@@ -1,11 +1,17 @@
 // The models a server offers: every subfolder of the models directory, described without loading
-// (a broken folder is listed as unavailable with its reason), loaded lazily on first use and kept.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// (a broken folder is listed as unavailable with its reason), rescanned so that folders added or
+// removed show up without a restart. Models load on first use (or at start with preload) and stay
+// loaded; with a memory budget, idle models are unloaded least recently used first to make room.
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFolderInfo } from '../engine/model-folder.ts';
 import { readModelFolder } from '../engine/model-folder.ts';
+import { MODEL_ID_PATTERN, type ModelSettings } from '../engine/model-settings.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
 import { errors, isImagineError } from '../errors.ts';
+import { estimateMemory, planEvictions } from './residency.ts';
+
+export type ModelState = 'loaded' | 'loading' | 'available' | 'unavailable';
 
 export interface ModelEntry {
   id: string;
@@ -16,31 +22,32 @@ export interface ModelEntry {
   /** Why the folder is not a usable model, or null. */
   reason: string | null;
   /**
-   * 'midjourney' when the folder's imagine.json says `"style": "midjourney"`: one request renders four
-   * candidates as one 2x2 grid, as Midjourney does.
+   * 'midjourney' for family 'midjourney-style' (imagine.json or the models config): one request
+   * renders four candidates as one 2x2 grid, as Midjourney does.
    */
   style: 'midjourney' | null;
-}
-
-/** The optional `style` of a model folder's imagine.json (the engine reads the rest of that file). */
-function readStyle(dir: string): 'midjourney' | null {
-  try {
-    const own: unknown = JSON.parse(readFileSync(join(dir, 'imagine.json'), 'utf8'));
-    return own !== null && typeof own === 'object' && (own as { style?: unknown }).style === 'midjourney'
-      ? 'midjourney'
-      : null;
-  } catch {
-    return null;
-  }
+  /** Other names requests may use; an alias that is also a folder's id names that folder. */
+  aliases: string[];
+  /** Expected resident bytes once loaded (see residency.ts), null when unusable. */
+  memoryEstimate: number | null;
 }
 
 export interface ModelRegistry {
   list(): ModelEntry[];
-  get(id: string): ModelEntry | null;
+  /** By id or alias. */
+  get(idOrAlias: string): ModelEntry | null;
   isLoaded(id: string): boolean;
+  state(id: string): ModelState;
   /** The loaded pipeline, loading it on first use; a failure is a 503 model_load_failed. */
-  pipeline(id: string): Promise<Pipeline>;
+  pipeline(idOrAlias: string): Promise<Pipeline>;
+  /** Loads these models (default: every usable one) now; failures are logged, not thrown. */
+  preload(ids?: readonly string[]): Promise<void>;
   dispose(): Promise<void>;
+}
+
+export interface RegistryLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface ModelRegistryOptions {
@@ -48,11 +55,16 @@ export interface ModelRegistryOptions {
   load: (dir: string) => Promise<Pipeline>;
   /** How long a directory scan is reused, in ms (default 2000). */
   rescanMs?: number;
+  /** Bytes loaded models may hold together (estimates); null or absent = no limit. */
+  memoryBudget?: number | null;
+  /** Work for this model waiting or running outside the registry (the job queue's lane). */
+  isBusy?: (id: string) => boolean;
+  /** Per-model settings from the central models config, by folder id. */
+  settings?: Readonly<Record<string, ModelSettings>>;
+  log?: RegistryLog;
 }
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-function scan(modelsDir: string): ModelEntry[] {
+function scan(modelsDir: string, settings: Readonly<Record<string, ModelSettings>>): ModelEntry[] {
   let names: string[];
   try {
     names = readdirSync(modelsDir);
@@ -61,7 +73,7 @@ function scan(modelsDir: string): ModelEntry[] {
   }
   const out: ModelEntry[] = [];
   for (const name of names.sort()) {
-    if (!ID_PATTERN.test(name)) continue;
+    if (!MODEL_ID_PATTERN.test(name)) continue;
     const dir = join(modelsDir, name);
     let created = 0;
     try {
@@ -72,63 +84,197 @@ function scan(modelsDir: string): ModelEntry[] {
       continue;
     }
     try {
-      out.push({ id: name, dir, created, info: readModelFolder(dir), reason: null, style: readStyle(dir) });
+      const info = readModelFolder(dir, settings[name]);
+      out.push({
+        id: name,
+        dir,
+        created,
+        info,
+        reason: null,
+        style: info.family === 'midjourney-style' ? 'midjourney' : null,
+        aliases: info.aliases,
+        memoryEstimate: estimateMemory(info),
+      });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      out.push({ id: name, dir, created, info: null, reason, style: null });
+      const aliases = settings[name]?.aliases ?? [];
+      out.push({ id: name, dir, created, info: null, reason, style: null, aliases, memoryEstimate: null });
     }
   }
   return out;
 }
 
+interface Loaded {
+  pipeline: Pipeline;
+  estimate: number;
+  lastUsed: number;
+  /** generate() calls accepted and not yet settled. */
+  inFlight: number;
+}
+
+const noLog: RegistryLog = { info: () => undefined, warn: () => undefined };
+
 export function createModelRegistry(options: ModelRegistryOptions): ModelRegistry {
   const rescanMs = options.rescanMs ?? 2000;
+  const settings = options.settings ?? {};
+  const log = options.log ?? noLog;
+  const budget = options.memoryBudget ?? null;
   let cache: { at: number; entries: ModelEntry[] } | null = null;
-  const loaded = new Map<string, Pipeline>();
+  const loaded = new Map<string, Loaded>();
   const loading = new Map<string, Promise<Pipeline>>();
+  // One load at a time: each makes room before it starts, from a settled picture of memory.
+  let loadChain: Promise<unknown> = Promise.resolve();
+  let clock = 0;
+  const tick = () => ++clock;
 
   function entries(): ModelEntry[] {
-    if (!cache || Date.now() - cache.at > rescanMs)
-      cache = { at: Date.now(), entries: scan(options.modelsDir) };
+    if (!cache || Date.now() - cache.at >= rescanMs) {
+      cache = { at: Date.now(), entries: scan(options.modelsDir, settings) };
+      forgetRemoved(cache.entries);
+    }
     return cache.entries;
   }
 
-  function get(id: string): ModelEntry | null {
-    return entries().find((e) => e.id === id) ?? null;
+  /** A folder that disappeared takes its loaded model with it, once that model is idle. */
+  function forgetRemoved(current: ModelEntry[]): void {
+    for (const id of loaded.keys()) {
+      if (current.some((e) => e.id === id && e.info)) continue;
+      if (isBusy(id)) continue;
+      void unload(id, 'its folder is gone or no longer usable');
+    }
+  }
+
+  function get(idOrAlias: string): ModelEntry | null {
+    const all = entries();
+    return all.find((e) => e.id === idOrAlias) ?? all.find((e) => e.aliases.includes(idOrAlias)) ?? null;
+  }
+
+  function isBusy(id: string): boolean {
+    return (loaded.get(id)?.inFlight ?? 0) > 0 || (options.isBusy?.(id) ?? false);
+  }
+
+  async function unload(id: string, why: string): Promise<void> {
+    const l = loaded.get(id);
+    if (!l) return;
+    loaded.delete(id);
+    log.info({ model: id, estimateBytes: l.estimate }, `unloading model: ${why}`);
+    try {
+      await l.pipeline.dispose();
+    } catch (e) {
+      log.warn({ model: id, err: e }, 'unloading model failed');
+    }
+  }
+
+  async function makeRoom(entry: ModelEntry): Promise<void> {
+    if (budget === null) return;
+    const need = entry.memoryEstimate ?? 0;
+    const residents = [...loaded].map(([id, l]) => ({
+      id,
+      estimate: l.estimate,
+      lastUsed: l.lastUsed,
+      busy: isBusy(id),
+    }));
+    const plan = planEvictions(residents, need, budget);
+    for (const id of plan.unload) {
+      await unload(
+        id,
+        `least recently used idle model, making room for '${entry.id}' within the memory budget`,
+      );
+    }
+    if (plan.short > 0) {
+      log.warn(
+        { model: entry.id, estimateBytes: need, budgetBytes: budget, overBytes: plan.short },
+        'loading a model over the memory budget: the models still loaded are busy (or it alone exceeds the budget)',
+      );
+    }
+  }
+
+  /** The pipeline as handed out: counts work in flight so a busy model is never unloaded. */
+  function tracked(l: Loaded): Pipeline {
+    l.lastUsed = tick();
+    const p = l.pipeline;
+    return {
+      info: p.info,
+      ortTime: () => p.ortTime(),
+      dispose: () => p.dispose(),
+      generate(req, opts) {
+        l.inFlight++;
+        l.lastUsed = tick();
+        return p.generate(req, opts).finally(() => {
+          l.inFlight--;
+          l.lastUsed = tick();
+        });
+      },
+    };
+  }
+
+  function pipeline(idOrAlias: string): Promise<Pipeline> {
+    const entry = get(idOrAlias);
+    if (!entry) return Promise.reject(errors.modelNotFound(idOrAlias));
+    const id = entry.id;
+    const ready = loaded.get(id);
+    if (ready) return Promise.resolve(tracked(ready));
+    const pending = loading.get(id);
+    if (pending) return pending;
+    if (!entry.info) return Promise.reject(errors.modelLoad(`Model '${id}' is not usable: ${entry.reason}`));
+    const p = loadChain
+      .then(async () => {
+        await makeRoom(entry);
+        const started = performance.now();
+        const pipe = await options.load(entry.dir);
+        const l: Loaded = {
+          pipeline: pipe,
+          estimate: entry.memoryEstimate ?? 0,
+          lastUsed: tick(),
+          inFlight: 0,
+        };
+        loaded.set(id, l);
+        log.info(
+          { model: id, ms: Math.round(performance.now() - started), estimateBytes: l.estimate },
+          'model loaded',
+        );
+        return tracked(l);
+      })
+      .catch((e: unknown) => {
+        const detail = isImagineError(e) || e instanceof Error ? e.message : String(e);
+        throw errors.modelLoad(`Model '${id}' failed to load: ${detail}`, e);
+      })
+      .finally(() => loading.delete(id));
+    loadChain = p.catch(() => undefined);
+    loading.set(id, p);
+    return p;
   }
 
   return {
     list: entries,
     get,
     isLoaded: (id) => loaded.has(id),
-    pipeline(id) {
-      const ready = loaded.get(id);
-      if (ready) return Promise.resolve(ready);
-      const pending = loading.get(id);
-      if (pending) return pending;
-      const entry = get(id);
-      if (!entry) return Promise.reject(errors.modelNotFound(id));
-      if (!entry.info)
-        return Promise.reject(errors.modelLoad(`Model '${id}' is not usable: ${entry.reason}`));
-      const p = options
-        .load(entry.dir)
-        .then((pipeline) => {
-          loaded.set(id, pipeline);
-          return pipeline;
-        })
-        .catch((e: unknown) => {
-          const detail = isImagineError(e) || e instanceof Error ? e.message : String(e);
-          throw errors.modelLoad(`Model '${id}' failed to load: ${detail}`, e);
-        })
-        .finally(() => loading.delete(id));
-      loading.set(id, p);
-      return p;
+    state(id) {
+      if (loaded.has(id)) return 'loaded';
+      if (loading.has(id)) return 'loading';
+      return get(id)?.info ? 'available' : 'unavailable';
+    },
+    pipeline,
+    async preload(ids) {
+      const wanted =
+        ids && ids.length > 0
+          ? ids
+          : entries()
+              .filter((e) => e.info)
+              .map((e) => e.id);
+      for (const id of wanted) {
+        try {
+          await pipeline(id);
+        } catch (e) {
+          log.warn({ model: id, err: e instanceof Error ? e.message : String(e) }, 'preload failed');
+        }
+      }
     },
     async dispose() {
       await Promise.allSettled([...loading.values()]);
       const all = [...loaded.values()];
       loaded.clear();
-      await Promise.all(all.map((p) => p.dispose()));
+      await Promise.all(all.map((l) => l.pipeline.dispose()));
     },
   };
 }

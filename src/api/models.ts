@@ -10,7 +10,17 @@ export interface ModelInfoBlock {
   /** False when the folder is not a usable model; `reason` says why. */
   available: boolean;
   reason: string | null;
+  /** True while the model is resident (state 'loaded'). */
   loaded: boolean;
+  /**
+   * 'loaded': in memory, ready; 'loading': being loaded now; 'available': usable, loads on first
+   * use; 'unavailable': not a usable model (`reason` says why).
+   */
+  state: 'loaded' | 'loading' | 'available' | 'unavailable';
+  /** Other names a request's `model` may use for this model. */
+  aliases: readonly string[];
+  /** Expected resident bytes once loaded (weight files × a factor), what the memory budget counts. */
+  memory_estimate_bytes: number | null;
   description: string | null;
   /** Request fields this model takes. */
   accepts: readonly string[];

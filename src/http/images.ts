@@ -375,7 +375,8 @@ export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
     const entry = models.get(checked.model);
     if (!entry) throw errors.modelNotFound(checked.model);
     if (!entry.info) throw errors.modelLoad(`Model '${entry.id}' is not usable: ${entry.reason}`);
-    const local = withMjFlags(checked, entry);
+    // An alias runs as the model it names: one lane and one result `model` per folder.
+    const local = withMjFlags({ ...checked, model: entry.id }, entry);
     const params = resolveGenerationParams(local.request, entry.info, randomSeed);
     const data: GenerationJobData = {
       params,

@@ -4,7 +4,7 @@ import { GENERATION_FIELDS } from '../api/generation.ts';
 import type { ModelObject } from '../api/models.ts';
 import type { MjUpstream } from '../relay/midjourney/config.ts';
 import { MJ_ACCEPTED_FIELDS } from '../relay/midjourney/request.ts';
-import type { ModelEntry } from './registry.ts';
+import type { ModelEntry, ModelState } from './registry.ts';
 
 /** Fields a Midjourney-style local model takes: all but n (one grid of four per request). */
 const GRID_FIELDS = GENERATION_FIELDS.filter((f) => f !== 'n');
@@ -21,6 +21,9 @@ export function describeRelayModel(upstream: MjUpstream, id: string, created: nu
       available: true,
       reason: null,
       loaded: true,
+      state: 'loaded',
+      aliases: [],
+      memory_estimate_bytes: null,
       description: `Midjourney through the midjourney-proxy upstream '${upstream.name}'. Settings go in the prompt as --flags; one 2x2 grid per request.`,
       accepts: MJ_ACCEPTED_FIELDS,
       native_size: null,
@@ -30,7 +33,7 @@ export function describeRelayModel(upstream: MjUpstream, id: string, created: nu
   };
 }
 
-export function describeModel(entry: ModelEntry, loaded: boolean): ModelObject {
+export function describeModel(entry: ModelEntry, state: ModelState): ModelObject {
   const info = entry.info;
   return {
     id: entry.id,
@@ -41,7 +44,10 @@ export function describeModel(entry: ModelEntry, loaded: boolean): ModelObject {
       family: entry.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion',
       available: info !== null,
       reason: entry.reason,
-      loaded,
+      loaded: state === 'loaded',
+      state,
+      aliases: entry.aliases,
+      memory_estimate_bytes: entry.memoryEstimate,
       description: info?.description ?? null,
       accepts: entry.style === 'midjourney' ? GRID_FIELDS : GENERATION_FIELDS,
       native_size: info ? `${info.nativeWidth}x${info.nativeHeight}` : null,

@@ -1,3 +1,9 @@
 export { float16ToFloat32, float32ToFloat16 } from './float16.ts';
-export { DEFAULT_RUNTIME_OPTIONS, type ExecutionProvider, type RuntimeOptions } from './options.ts';
+export {
+  DEFAULT_RUNTIME_OPTIONS,
+  EXECUTION_PROVIDERS,
+  type ExecutionProvider,
+  type RuntimeOptions,
+} from './options.ts';
+export { type ProviderChoice, resolveExecutionProvider } from './providers.ts';
 export { type HostTensor, type IoSpec, loadSession, type ModelSession, type TensorType } from './session.ts';

@@ -6,7 +6,9 @@
 // - intraOpNumThreads: one per available CPU unless configured. ORT's own default used fewer
 //   here: an sd15-shape UNet step took 12.2 s with it and 7.1 s with 2 threads on this 2-core VM.
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+/** The providers imagine knows how to ask for (runtime/providers.ts checks what this build has). */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface RuntimeOptions {
   executionProvider?: ExecutionProvider;

@@ -2,6 +2,8 @@
 // frozen object. API keys are read here and never printed.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseByteSize } from './models/residency.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime/options.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,6 +33,18 @@ export interface ServerConfig {
   keepAliveMs: number;
   /** Midjourney relay config file (upstreams, secrets by env name); null = no Midjourney models. */
   relayConfig: string | null;
+  /** Central per-model settings; null = imagine.models.json in modelsDir if it exists. */
+  modelsConfig: string | null;
+  /** Bytes loaded models may hold (estimated); null = no limit, models stay loaded. */
+  memoryBudget: number | null;
+  /** Models to load at start: 'all', or ids ([] = none, load on first use). */
+  preload: 'all' | readonly string[];
+  /** Where ONNX Runtime runs; anything but cpu falls back to cpu with a warning when missing. */
+  executionProvider: ExecutionProvider;
+  /** ORT threads within an op; 0 = one per available CPU. */
+  intraOpThreads: number;
+  /** ORT threads across ops; 0 = ORT's default. */
+  interOpThreads: number;
 }
 
 /** Flag values as commander hands them over (strings, all optional). */
@@ -47,6 +61,13 @@ export interface ServeFlags {
   jobTtl?: string;
   rateLimit?: string;
   relayConfig?: string;
+  modelsConfig?: string;
+  memoryBudget?: string;
+  /** `--preload` alone = true (all models); with ids, those. */
+  preload?: true | string[];
+  executionProvider?: string;
+  intraOpThreads?: string;
+  interOpThreads?: string;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
@@ -64,6 +85,12 @@ export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
   bodyLimit: 1024 * 1024,
   keepAliveMs: 10_000,
   relayConfig: null,
+  modelsConfig: null,
+  memoryBudget: null,
+  preload: Object.freeze([]) as readonly string[],
+  executionProvider: 'cpu',
+  intraOpThreads: 0,
+  interOpThreads: 0,
 });
 
 class ConfigError extends Error {
@@ -121,6 +148,20 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
   const rateLimit = v(flags.rateLimit, 'IMAGINE_RATE_LIMIT');
   const imageDir = v(flags.imageDir, 'IMAGINE_IMAGE_DIR');
   const relayConfig = v(flags.relayConfig, 'IMAGINE_RELAY_CONFIG');
+  const modelsConfig = v(flags.modelsConfig, 'IMAGINE_MODELS_CONFIG');
+  const budget = v(flags.memoryBudget, 'IMAGINE_MEMORY_BUDGET');
+  const memoryBudget = budget === undefined ? null : parseByteSize(budget);
+  if (memoryBudget === null && budget !== undefined) {
+    throw new ConfigError(`--memory-budget must be a size such as 6GB or 512MiB, got '${budget}'`);
+  }
+  const ep = v(flags.executionProvider, 'IMAGINE_EXECUTION_PROVIDER') ?? d.executionProvider;
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) {
+    throw new ConfigError(
+      `--execution-provider must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${ep}'`,
+    );
+  }
+  const intra = v(flags.intraOpThreads, 'IMAGINE_INTRA_OP_THREADS');
+  const inter = v(flags.interOpThreads, 'IMAGINE_INTER_OP_THREADS');
   return Object.freeze({
     ...d,
     host: v(flags.host, 'IMAGINE_HOST') ?? d.host,
@@ -135,7 +176,25 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     jobTtlMs: jobTtl === undefined ? d.jobTtlMs : duration('--job-ttl', jobTtl),
     rateLimitPerMinute: rateLimit === undefined ? 0 : int('--rate-limit', rateLimit, 0, 1_000_000),
     relayConfig: relayConfig ? resolve(relayConfig) : null,
+    modelsConfig: modelsConfig ? resolve(modelsConfig) : null,
+    memoryBudget,
+    preload: preloadList(flags.preload, env.IMAGINE_PRELOAD),
+    executionProvider: ep as ExecutionProvider,
+    intraOpThreads: intra === undefined ? 0 : int('--intra-op-threads', intra, 0, 1024),
+    interOpThreads: inter === undefined ? 0 : int('--inter-op-threads', inter, 0, 1024),
   });
+}
+
+/** `--preload` (all), `--preload a b`, or IMAGINE_PRELOAD=all / a,b. */
+function preloadList(flag: true | string[] | undefined, env: string | undefined): 'all' | readonly string[] {
+  if (flag === true) return 'all';
+  const ids = flag ?? env?.split(',') ?? [];
+  const clean = ids
+    .flatMap((i) => i.split(','))
+    .map((i) => i.trim())
+    .filter((i) => i.length > 0);
+  if (clean.includes('all')) return 'all';
+  return Object.freeze(clean);
 }
 
 /** True for addresses only this machine can reach. */

@@ -47,6 +47,30 @@ export function registerServe(program: Command): void {
       'Midjourney upstreams (midjourney-proxy) as JSON; their models join /v1/models (env IMAGINE_RELAY_CONFIG)',
     )
     .option(
+      '--models-config <file>',
+      'per-model settings (aliases, defaults, size range, family) as JSON (env IMAGINE_MODELS_CONFIG, default <models-dir>/imagine.models.json)',
+    )
+    .option(
+      '--memory-budget <size>',
+      'memory loaded models may use, e.g. 6GB; the least recently used idle model unloads to make room (env IMAGINE_MEMORY_BUDGET, default no limit)',
+    )
+    .option(
+      '--preload [ids...]',
+      'load these models (all without ids) at start, not on first use (env IMAGINE_PRELOAD)',
+    )
+    .option(
+      '--execution-provider <ep>',
+      'cpu|cuda|dml|coreml; falls back to cpu with a warning when unavailable (env IMAGINE_EXECUTION_PROVIDER, default cpu)',
+    )
+    .option(
+      '--intra-op-threads <n>',
+      'ONNX Runtime threads per op, 0 = one per CPU (env IMAGINE_INTRA_OP_THREADS)',
+    )
+    .option(
+      '--inter-op-threads <n>',
+      'ONNX Runtime threads across ops, 0 = its default (env IMAGINE_INTER_OP_THREADS)',
+    )
+    .option(
       '--log-level <level>',
       'fatal|error|warn|info|debug|trace|silent (env IMAGINE_LOG_LEVEL, default info)',
     )
@@ -55,20 +79,29 @@ export function registerServe(program: Command): void {
       const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
       // Loaded on use so that other commands start without fastify and onnxruntime.
       const { createServer } = await import('../http/server.ts');
-      const server = createServer(config, { relay });
+      const { resolveExecutionProvider } = await import('../runtime/index.ts');
+      const ep = await resolveExecutionProvider(config.executionProvider);
+      const server = createServer(config, { relay, executionProvider: ep.provider });
       const log = server.app.log;
+      if (ep.warning) log.warn({ requested: config.executionProvider, using: ep.provider }, ep.warning);
       if (!isLoopback(config.host) && config.apiKeys.length === 0) {
         const banner = `WARNING: listening on ${config.host} with NO API KEYS: anyone who can reach this address can use it. Set --api-keys-file or IMAGINE_API_KEYS.`;
         log.warn(banner);
         process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`);
       }
       const url = await server.listen();
+      if (config.preload === 'all' || config.preload.length > 0) {
+        await server.models.preload(config.preload === 'all' ? undefined : config.preload);
+      }
       const models = server.models.list();
       log.info(
         {
           url,
           modelsDir: config.modelsDir,
           models: models.map((m) => m.id),
+          loaded: models.filter((m) => server.models.isLoaded(m.id)).map((m) => m.id),
+          executionProvider: ep.provider,
+          memoryBudget: config.memoryBudget,
           keys: config.apiKeys.length,
           // Names and model ids only: base URLs and secrets stay out of logs.
           midjourney: relay?.upstreams.map((u) => ({ name: u.name, models: u.models })) ?? [],

@@ -3,9 +3,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import { loadPipeline, type Pipeline } from '../engine/pipeline.ts';
+import { trackBusyLanes } from '../models/busy-lanes.ts';
+import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
 import { createImageStore, type ImageStore } from '../output/store.ts';
-import { createGenerationProcessor } from '../queue/generation-worker.ts';
+import {
+  createGenerationProcessor,
+  type GenerationJobData,
+  type GenerationProgress,
+  type GenerationResult,
+} from '../queue/generation-worker.ts';
 import { createMemoryQueue } from '../queue/memory-queue.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
@@ -30,28 +37,54 @@ export interface ServerOverrides {
   /** Where notify-hook pushes go (default the relay's shared hub). */
   notifyHub?: NotifyHub;
   load?: (dir: string) => Promise<Pipeline>;
+  /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
+  executionProvider?: ServerConfig['executionProvider'];
   previewIntervalMs?: number;
+  /** How long a models-dir scan is reused, ms (tests use 0 to see folder changes at once). */
+  rescanMs?: number;
   randomSeed?: () => number;
   logStream?: { write(line: string): void };
 }
 
 export function createServer(config: ServerConfig, overrides: ServerOverrides = {}): ImagineServer {
+  // Throws ModelsConfigError (one line naming the file and field) before anything starts.
+  const modelsConfig = loadModelsConfig(config.modelsConfig, config.modelsDir);
+  const runtime = {
+    executionProvider: overrides.executionProvider ?? config.executionProvider,
+    intraOpNumThreads: config.intraOpThreads || undefined,
+    interOpNumThreads: config.interOpThreads || undefined,
+  };
+  // The registry asks the queue whether a model has waiting or running jobs before unloading it.
+  let busy: (id: string) => boolean = () => false;
+  const registryLog = {
+    info: (fields: Record<string, unknown>, msg: string) => app.log.info(fields, msg),
+    warn: (fields: Record<string, unknown>, msg: string) => app.log.warn(fields, msg),
+  };
   const models = createModelRegistry({
     modelsDir: config.modelsDir,
-    load: overrides.load ?? ((dir) => loadPipeline(dir)),
+    load: overrides.load ?? ((dir) => loadPipeline(dir, { runtime })),
+    memoryBudget: config.memoryBudget,
+    rescanMs: overrides.rescanMs,
+    isBusy: (id) => busy(id),
+    settings: modelsConfig.models,
+    log: registryLog,
   });
   const store = createImageStore({ dir: config.imageDir ?? undefined, ttlMs: config.imageTtlMs });
-  const queue: GenerationQueue = createMemoryQueue({
-    capacity: config.queueSize,
-    retainMs: config.jobTtlMs,
-    processor: createGenerationProcessor({
-      models,
-      store,
-      previewIntervalMs: overrides.previewIntervalMs,
-      relay: overrides.relay,
-      hub: overrides.notifyHub,
+  const lanes = trackBusyLanes<GenerationJobData, GenerationProgress, GenerationResult>(
+    createMemoryQueue({
+      capacity: config.queueSize,
+      retainMs: config.jobTtlMs,
+      processor: createGenerationProcessor({
+        models,
+        store,
+        previewIntervalMs: overrides.previewIntervalMs,
+        relay: overrides.relay,
+        hub: overrides.notifyHub,
+      }),
     }),
-  });
+  );
+  busy = lanes.isBusy;
+  const queue: GenerationQueue = lanes.queue;
   const metrics = createMetrics(() => queue.stats());
   const lifecycle: Lifecycle = { draining: false };
   const app = createApp({

@@ -115,6 +115,15 @@ export const errors = {
     ),
   unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) =>
     new ImagineError(message, { status: 503, type: 'service_unavailable', code, param: null, retryAfter }),
+  /**
+   * Scale-out: the model is known but no live worker holds it. 503, not 4xx: the request is valid and
+   * succeeds once a worker with that model is up, so clients should retry rather than fix it.
+   */
+  noWorker: (model: string) =>
+    new ImagineError(
+      `No live worker serves the model '${model}' right now; start \`imagine worker\` with it, or retry later.`,
+      { status: 503, type: 'service_unavailable', code: 'no_worker', param: 'model', retryAfter: 10 },
+    ),
   cancelled: (message = 'The job was cancelled.') =>
     new ImagineError(message, { status: 499, type: 'invalid_request_error', code: 'cancelled', param: null }),
   internal: (message = 'Internal server error.', cause?: unknown) =>

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { createMemoryQueue } from './memory-queue.ts';
 import { runQueueConformance } from './queue-conformance.ts';
 
-runQueueConformance('in-process memory queue', async (options) => createMemoryQueue(options));
+runQueueConformance('in-process memory queue', async (options) => createMemoryQueue(options), {
+  closeFailsWaiting: true,
+});
 
 test('memory queue: finished jobs expire after retainMs, and at most maxFinished are kept', async () => {
   const q = createMemoryQueue<number, never, number>({

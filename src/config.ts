@@ -45,6 +45,12 @@ export interface ServerConfig {
   intraOpThreads: number;
   /** ORT threads across ops; 0 = ORT's default. */
   interOpThreads: number;
+  /** Scale-out: redis://host:port of the BullMQ queue shared by API nodes and workers; null = in-process. */
+  redis: string | null;
+  /** Scale-out: prefix of every Redis key, so several clusters can share one Redis. */
+  redisPrefix: string;
+  /** Scale-out workers: a job whose worker is silent this long is retried on another worker. */
+  workerLockMs: number;
 }
 
 /** Flag values as commander hands them over (strings, all optional). */
@@ -68,6 +74,9 @@ export interface ServeFlags {
   executionProvider?: string;
   intraOpThreads?: string;
   interOpThreads?: string;
+  redis?: string;
+  redisPrefix?: string;
+  lockTimeout?: string;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
@@ -91,6 +100,9 @@ export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
   executionProvider: 'cpu',
   intraOpThreads: 0,
   interOpThreads: 0,
+  redis: null,
+  redisPrefix: 'imagine',
+  workerLockMs: 30_000,
 });
 
 class ConfigError extends Error {
@@ -162,6 +174,15 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
   }
   const intra = v(flags.intraOpThreads, 'IMAGINE_INTRA_OP_THREADS');
   const inter = v(flags.interOpThreads, 'IMAGINE_INTER_OP_THREADS');
+  const redis = v(flags.redis, 'IMAGINE_REDIS_URL') ?? null;
+  if (redis !== null && !/^rediss?:\/\/[^\s]+$/.test(redis)) {
+    throw new ConfigError(`--redis must be a redis:// URL, e.g. redis://127.0.0.1:6379, got '${redis}'`);
+  }
+  const redisPrefix = v(flags.redisPrefix, 'IMAGINE_REDIS_PREFIX') ?? d.redisPrefix;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError(`--redis-prefix must be 1-64 of [A-Za-z0-9._-], got '${redisPrefix}'`);
+  }
+  const lockTimeout = v(flags.lockTimeout, 'IMAGINE_LOCK_TIMEOUT');
   return Object.freeze({
     ...d,
     host: v(flags.host, 'IMAGINE_HOST') ?? d.host,
@@ -182,6 +203,9 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     executionProvider: ep as ExecutionProvider,
     intraOpThreads: intra === undefined ? 0 : int('--intra-op-threads', intra, 0, 1024),
     interOpThreads: inter === undefined ? 0 : int('--inter-op-threads', inter, 0, 1024),
+    redis,
+    redisPrefix,
+    workerLockMs: lockTimeout === undefined ? d.workerLockMs : duration('--lock-timeout', lockTimeout),
   });
 }
 

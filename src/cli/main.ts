@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerGenerate } from './generate.ts';
 import { registerModels } from './models.ts';
 import { registerServe } from './serve.ts';
+import { registerWorker } from './worker.ts';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
 registerGenerate(program);
 registerServe(program);
 registerModels(program);
+registerWorker(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`imagine: ${e instanceof Error ? e.message : String(e)}\n`);

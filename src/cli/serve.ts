@@ -71,6 +71,14 @@ export function registerServe(program: Command): void {
       'ONNX Runtime threads across ops, 0 = its default (env IMAGINE_INTER_OP_THREADS)',
     )
     .option(
+      '--redis <url>',
+      'scale-out: enqueue into BullMQ on this Redis for `imagine worker`s (env IMAGINE_REDIS_URL)',
+    )
+    .option(
+      '--redis-prefix <prefix>',
+      'scale-out: Redis key prefix (env IMAGINE_REDIS_PREFIX, default imagine)',
+    )
+    .option(
       '--log-level <level>',
       'fatal|error|warn|info|debug|trace|silent (env IMAGINE_LOG_LEVEL, default info)',
     )
@@ -97,11 +105,13 @@ export function registerServe(program: Command): void {
       log.info(
         {
           url,
-          modelsDir: config.modelsDir,
+          modelsDir: config.redis === null ? config.modelsDir : null,
           models: models.map((m) => m.id),
           loaded: models.filter((m) => server.models.isLoaded(m.id)).map((m) => m.id),
           executionProvider: ep.provider,
           memoryBudget: config.memoryBudget,
+          // Scale-out: models are those of live workers; the URL's password stays out of logs.
+          redis: config.redis?.replace(/\/\/[^@/]*@/, '//***@') ?? null,
           keys: config.apiKeys.length,
           // Names and model ids only: base URLs and secrets stay out of logs.
           midjourney: relay?.upstreams.map((u) => ({ name: u.name, models: u.models })) ?? [],

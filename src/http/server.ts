@@ -7,6 +7,7 @@ import { trackBusyLanes } from '../models/busy-lanes.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
 import { createImageStore, type ImageStore } from '../output/store.ts';
+import { connectApiNode } from '../queue/bullmq-api.ts';
 import {
   createGenerationProcessor,
   type GenerationJobData,
@@ -47,6 +48,8 @@ export interface ServerOverrides {
 }
 
 export function createServer(config: ServerConfig, overrides: ServerOverrides = {}): ImagineServer {
+  // Scale-out (--redis): jobs, models and url results come from Redis and the workers behind it.
+  const node = config.redis === null ? null : connectApiNode({ ...config, redis: config.redis });
   // Throws ModelsConfigError (one line naming the file and field) before anything starts.
   const modelsConfig = loadModelsConfig(config.modelsConfig, config.modelsDir);
   const runtime = {
@@ -60,31 +63,39 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
     info: (fields: Record<string, unknown>, msg: string) => app.log.info(fields, msg),
     warn: (fields: Record<string, unknown>, msg: string) => app.log.warn(fields, msg),
   };
-  const models = createModelRegistry({
-    modelsDir: config.modelsDir,
-    load: overrides.load ?? ((dir) => loadPipeline(dir, { runtime })),
-    memoryBudget: config.memoryBudget,
-    rescanMs: overrides.rescanMs,
-    isBusy: (id) => busy(id),
-    settings: modelsConfig.models,
-    log: registryLog,
-  });
-  const store = createImageStore({ dir: config.imageDir ?? undefined, ttlMs: config.imageTtlMs });
-  const lanes = trackBusyLanes<GenerationJobData, GenerationProgress, GenerationResult>(
-    createMemoryQueue({
-      capacity: config.queueSize,
-      retainMs: config.jobTtlMs,
-      processor: createGenerationProcessor({
-        models,
-        store,
-        previewIntervalMs: overrides.previewIntervalMs,
-        relay: overrides.relay,
-        hub: overrides.notifyHub,
+  const models =
+    node?.models ??
+    createModelRegistry({
+      modelsDir: config.modelsDir,
+      load: overrides.load ?? ((dir) => loadPipeline(dir, { runtime })),
+      memoryBudget: config.memoryBudget,
+      rescanMs: overrides.rescanMs,
+      isBusy: (id) => busy(id),
+      settings: modelsConfig.models,
+      log: registryLog,
+    });
+  const store =
+    node?.store ?? createImageStore({ dir: config.imageDir ?? undefined, ttlMs: config.imageTtlMs });
+  let queue: GenerationQueue;
+  if (node) {
+    queue = node.queue;
+  } else {
+    const lanes = trackBusyLanes<GenerationJobData, GenerationProgress, GenerationResult>(
+      createMemoryQueue({
+        capacity: config.queueSize,
+        retainMs: config.jobTtlMs,
+        processor: createGenerationProcessor({
+          models,
+          store,
+          previewIntervalMs: overrides.previewIntervalMs,
+          relay: overrides.relay,
+          hub: overrides.notifyHub,
+        }),
       }),
-    }),
-  );
-  busy = lanes.isBusy;
-  const queue: GenerationQueue = lanes.queue;
+    );
+    busy = lanes.isBusy;
+    queue = lanes.queue;
+  }
   const metrics = createMetrics(() => queue.stats());
   const lifecycle: Lifecycle = { draining: false };
   const app = createApp({
@@ -120,6 +131,7 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
         await app.close();
         await models.dispose();
         store.close();
+        await node?.close();
       })();
       return shuttingDown;
     },

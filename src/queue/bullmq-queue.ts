@@ -84,6 +84,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
   /** Jobs this node added that have not ended, for close(). */
   const mine = new Set<string>();
   let closing = false;
+  let closed: Promise<void> | null = null;
   let avgJobMs = 5000;
 
   function queueOf(lane: string): Queue {
@@ -139,6 +140,13 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
         // A subscriber's failure must not break the queue or the other subscribers.
       }
     }
+  }
+
+  /** The ending of a finished job, from its snapshot (deliver drops it if already told). */
+  function deliverEnding(snap: JobSnapshot<D, P, R>): void {
+    if (snap.state === 'succeeded') deliver(snap.id, { type: 'succeeded', result: snap.result as R });
+    else if (snap.state === 'failed' && snap.error) deliver(snap.id, { type: 'failed', error: snap.error });
+    else if (snap.state === 'cancelled') deliver(snap.id, { type: 'cancelled' });
   }
 
   async function waitingIds(lane: string): Promise<string[]> {
@@ -276,9 +284,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
         }
         f.seen = true;
         f.lane ??= snap.lane;
-        if (snap.state === 'succeeded') deliver(id, { type: 'succeeded', result: snap.result as R });
-        else if (snap.state === 'failed' && snap.error) deliver(id, { type: 'failed', error: snap.error });
-        else if (snap.state === 'cancelled') deliver(id, { type: 'cancelled' });
+        if (isFinished(snap.state)) deliverEnding(snap);
         else if (snap.state === 'queued' && snap.position !== null && f.position !== undefined)
           deliver(id, { type: 'queued', position: snap.position });
       }
@@ -426,43 +432,46 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
       return guarded(async () => ({ ...(await laneCounts()), capacity }));
     },
 
-    async close() {
-      closing = true;
-      // Jobs this node added that are running finish (their clients are connected here); waiting
-      // ones stay in Redis for the other nodes' workers.
-      const running: string[] = [];
-      for (const id of mine) {
-        const snap = await snapshotOf(id).catch(() => null);
-        if (snap?.state === 'running') running.push(id);
-      }
-      const end = Date.now() + 10 * 60 * 1000;
-      for (const id of running) {
-        while (Date.now() < end && redis.status === 'ready') {
-          const snap = await snapshotOf(id).catch(() => null);
-          if (!snap) break;
-          // Delivered from the snapshot, so the ending does not depend on the pub/sub message's timing.
-          if (snap.state === 'succeeded') deliver(id, { type: 'succeeded', result: snap.result as R });
-          else if (snap.state === 'failed' && snap.error) deliver(id, { type: 'failed', error: snap.error });
-          else if (snap.state === 'cancelled') deliver(id, { type: 'cancelled' });
-          if (isFinished(snap.state)) break;
-          await sleep(50);
-        }
-      }
-      // Followers of jobs that go on without this node are told it is going.
-      for (const id of [...follows.keys()]) {
-        deliver(id, {
-          type: 'failed',
-          error: errors.unavailable(
-            'This server is shutting down; the job stays queued and can be followed on another node.',
-            'shutting_down',
-            5,
-          ),
-        });
-      }
-      clearInterval(reconcileTimer);
-      await subscriber.unsubscribe(keys.events).catch(() => undefined);
-      await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
-      queues.clear();
+    close() {
+      closed ??= closeOnce();
+      return closed;
     },
   };
+
+  async function closeOnce(): Promise<void> {
+    closing = true;
+    // Jobs this node added that are running finish (their clients are connected here); waiting
+    // ones stay in Redis for the other nodes' workers.
+    const running: string[] = [];
+    for (const id of mine) {
+      const snap = await snapshotOf(id).catch(() => null);
+      if (snap?.state === 'running') running.push(id);
+    }
+    const end = Date.now() + 10 * 60 * 1000;
+    for (const id of running) {
+      while (Date.now() < end && redis.status === 'ready') {
+        const snap = await snapshotOf(id).catch(() => null);
+        if (!snap) break;
+        // Delivered from the snapshot, so the ending does not depend on the pub/sub message's timing.
+        deliverEnding(snap);
+        if (isFinished(snap.state)) break;
+        await sleep(50);
+      }
+    }
+    // Followers of jobs that go on without this node are told it is going.
+    for (const id of [...follows.keys()]) {
+      deliver(id, {
+        type: 'failed',
+        error: errors.unavailable(
+          'This server is shutting down; the job stays queued and can be followed on another node.',
+          'shutting_down',
+          5,
+        ),
+      });
+    }
+    clearInterval(reconcileTimer);
+    await subscriber.unsubscribe(keys.events).catch(() => undefined);
+    await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
+    queues.clear();
+  }
 }

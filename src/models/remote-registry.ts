@@ -1,0 +1,58 @@
+// The model registry of an API node in scale-out: the models live workers advertise (their union is
+// /v1/models), plus models some worker held before, so a request for one whose workers are all gone
+// is validated and then refused with 503 no_worker rather than 404. API nodes never load a model.
+import type { Redis } from 'ioredis';
+import { errors } from '../errors.ts';
+import type { RedisKeys } from '../queue/bullmq-wire.ts';
+import { readAdverts, readModelCatalog } from '../queue/worker-adverts.ts';
+import type { ModelEntry, ModelRegistry } from './registry.ts';
+
+export interface RemoteRegistryOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  /** How often adverts are re-read, ms (default 1000); list() answers from the last read. */
+  refreshMs?: number;
+}
+
+export type RemoteRegistry = ModelRegistry & {
+  /** Re-reads the adverts now (the timer does it every refreshMs). */
+  refresh(): Promise<void>;
+};
+
+export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegistry {
+  const { redis, keys } = options;
+  let live: ModelEntry[] = [];
+  let loaded = new Set<string>();
+  let known = new Map<string, ModelEntry>();
+
+  async function refresh(): Promise<void> {
+    if (redis.status !== 'ready') return; // keep the last answer while Redis is away
+    const [adverts, catalog] = await Promise.all([readAdverts(redis, keys), readModelCatalog(redis, keys)]);
+    const byId = new Map<string, ModelEntry>();
+    for (const a of adverts) for (const m of a.models) if (!byId.has(m.id)) byId.set(m.id, m);
+    live = [...byId.values()].sort((x, y) => x.id.localeCompare(y.id));
+    loaded = new Set(adverts.flatMap((a) => a.loaded));
+    known = catalog;
+  }
+  const timer = setInterval(() => void refresh().catch(() => undefined), options.refreshMs ?? 1000);
+  timer.unref();
+  void refresh().catch(() => undefined);
+
+  return {
+    refresh,
+    list: () => live,
+    get: (name) => {
+      const named = (m: ModelEntry) => m.id === name || m.aliases.includes(name);
+      return live.find((m) => m.id === name) ?? live.find(named) ?? [...known.values()].find(named) ?? null;
+    },
+    isLoaded: (id) => loaded.has(id),
+    state: (id) => (loaded.has(id) ? 'loaded' : live.some((m) => m.id === id) ? 'available' : 'unavailable'),
+    // Workers load their models (on first use or with their own --preload).
+    preload: async () => undefined,
+    pipeline: (id) =>
+      Promise.reject(errors.internal(`API nodes do not run models ('${id}' runs on workers).`)),
+    async dispose() {
+      clearInterval(timer);
+    },
+  };
+}

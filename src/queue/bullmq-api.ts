@@ -1,0 +1,54 @@
+// Wires an API node for scale-out from its config: Redis connections, the BullMQ job queue, the model
+// registry of live workers' adverts and the Redis image store, with one close() for all of them.
+import { Redis } from 'ioredis';
+import type { ServerConfig } from '../config.ts';
+import { createRemoteRegistry, type RemoteRegistry } from '../models/remote-registry.ts';
+import { createRedisImageStore } from '../output/redis-store.ts';
+import type { ImageStore } from '../output/store.ts';
+import { createBullmqQueue } from './bullmq-queue.ts';
+import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from './generation-worker.ts';
+import type { JobQueue } from './types.ts';
+
+export interface ApiNode {
+  queue: JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;
+  models: RemoteRegistry;
+  store: ImageStore;
+  /** Closes the queue (running jobs of this node finish first), then the connections. */
+  close(): Promise<void>;
+}
+
+export function connectApiNode(
+  config: Pick<ServerConfig, 'queueSize' | 'jobTtlMs' | 'imageTtlMs'> & {
+    redis: string;
+    redisPrefix: string;
+  },
+): ApiNode {
+  const keys = redisKeys(config.redisPrefix);
+  // Commands fail fast while Redis is away (503s); the subscriber waits and resubscribes by itself.
+  const command = new Redis(config.redis, API_REDIS_OPTIONS);
+  const subscriber = new Redis(config.redis, WORKER_REDIS_OPTIONS);
+  // Connection errors are answered per request (503); ioredis keeps reconnecting.
+  command.on('error', () => undefined);
+  subscriber.on('error', () => undefined);
+  const queue = createBullmqQueue<GenerationJobData, GenerationProgress, GenerationResult>({
+    redis: command,
+    subscriber,
+    prefix: config.redisPrefix,
+    capacity: config.queueSize,
+    retainMs: config.jobTtlMs,
+  });
+  const models = createRemoteRegistry({ redis: command, keys });
+  const store = createRedisImageStore({ redis: command, keyOf: keys.file, ttlMs: config.imageTtlMs });
+  return {
+    queue,
+    models,
+    store,
+    async close() {
+      await queue.close();
+      await models.dispose();
+      command.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

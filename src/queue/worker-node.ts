@@ -1,0 +1,82 @@
+// Wires a scale-out worker from its config: the local model registry, the Redis image store (url
+// results any API node serves), the same generation processor the in-process queue runs, and the
+// BullMQ queue worker over the lanes of every usable model in the models folder.
+import { Redis } from 'ioredis';
+import type { ServerConfig } from '../config.ts';
+import { loadPipeline } from '../engine/pipeline.ts';
+import { loadModelsConfig } from '../models/models-config.ts';
+import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
+import { createRedisImageStore } from '../output/redis-store.ts';
+import { redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
+import { createQueueWorker, type QueueWorker } from './bullmq-worker.ts';
+import {
+  createGenerationProcessor,
+  type GenerationJobData,
+  type GenerationProgress,
+  type GenerationResult,
+} from './generation-worker.ts';
+
+export interface WorkerNodeOptions {
+  /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
+  executionProvider?: ServerConfig['executionProvider'];
+  log?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+export interface WorkerNode {
+  worker: QueueWorker;
+  models: ModelRegistry;
+  /** The lanes (model ids) it serves. */
+  lanes: string[];
+  /** Stops taking jobs, lets the running ones finish, releases models and connections. */
+  close(): Promise<void>;
+}
+
+export function startWorkerNode(
+  config: ServerConfig & { redis: string },
+  options: WorkerNodeOptions = {},
+): WorkerNode {
+  // The same per-model settings and runtime options as `imagine serve` on one machine.
+  const modelsConfig = loadModelsConfig(config.modelsConfig, config.modelsDir);
+  const runtime = {
+    executionProvider: options.executionProvider ?? config.executionProvider,
+    intraOpNumThreads: config.intraOpThreads || undefined,
+    interOpNumThreads: config.interOpThreads || undefined,
+  };
+  const models = createModelRegistry({
+    modelsDir: config.modelsDir,
+    load: (dir) => loadPipeline(dir, { runtime }),
+    settings: modelsConfig.models,
+  });
+  const usable = () => models.list().filter((m) => m.info !== null);
+  const lanes = usable().map((m) => m.id);
+  if (lanes.length === 0) throw new Error(`no usable model in ${config.modelsDir}`);
+  const keys = redisKeys(config.redisPrefix);
+  const storeRedis = new Redis(config.redis, WORKER_REDIS_OPTIONS);
+  storeRedis.on('error', () => undefined); // the worker's own connections log Redis errors
+  const store = createRedisImageStore({ redis: storeRedis, keyOf: keys.file, ttlMs: config.imageTtlMs });
+  const processor = createGenerationProcessor({ models, store });
+  const worker = createQueueWorker<GenerationJobData, GenerationProgress, GenerationResult>({
+    url: config.redis,
+    prefix: config.redisPrefix,
+    lanes,
+    processor,
+    // Previews reach live followers over pub/sub; the job in Redis keeps only the numbers.
+    storedProgress: ({ partial: _partial, ...numbers }) => numbers,
+    describe: () => ({
+      models: usable().filter((m) => lanes.includes(m.id)),
+      loaded: lanes.filter((id) => models.isLoaded(id)),
+    }),
+    lockMs: config.workerLockMs,
+    log: options.log,
+  });
+  return {
+    worker,
+    models,
+    lanes,
+    async close() {
+      await worker.close();
+      await models.dispose();
+      storeRedis.disconnect();
+    },
+  };
+}

@@ -24,15 +24,23 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
   let live: ModelEntry[] = [];
   let loaded = new Set<string>();
   let known = new Map<string, ModelEntry>();
+  /** The adverts were read since the connection last (re)connected: a Redis that restarted empty
+   * has no adverts until workers beat again, and the last read must not pretend otherwise. */
+  let fresh = false;
+  redis.on('close', () => {
+    fresh = false;
+  });
+  redis.on('ready', () => void refresh().catch(() => undefined));
 
   async function refresh(): Promise<void> {
-    if (redis.status !== 'ready') return; // keep the last answer while Redis is away
+    if (redis.status !== 'ready') return; // keep the last read for get() while Redis is away
     const [adverts, catalog] = await Promise.all([readAdverts(redis, keys), readModelCatalog(redis, keys)]);
     const byId = new Map<string, ModelEntry>();
     for (const a of adverts) for (const m of a.models) if (!byId.has(m.id)) byId.set(m.id, m);
     live = [...byId.values()].sort((x, y) => x.id.localeCompare(y.id));
     loaded = new Set(adverts.flatMap((a) => a.loaded));
     known = catalog;
+    fresh = true;
   }
   const timer = setInterval(() => void refresh().catch(() => undefined), options.refreshMs ?? 1000);
   timer.unref();
@@ -40,7 +48,9 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
 
   return {
     refresh,
-    list: () => live,
+    // While Redis is away no worker is known to be live (so /ready fails and balancers look
+    // elsewhere); get() still answers from the last read, so requests fail with 503, not 404.
+    list: () => (fresh && redis.status === 'ready' ? live : []),
     get: (name) => {
       const named = (m: ModelEntry) => m.id === name || m.aliases.includes(name);
       return live.find((m) => m.id === name) ?? live.find(named) ?? [...known.values()].find(named) ?? null;

@@ -105,7 +105,6 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
       return await op();
     } catch (e) {
       if (e instanceof ImagineError) throw e;
-      if (process.env.IMAGINE_DEBUG_REDIS) console.error(e);
       throw redisDown(e);
     }
   }

@@ -146,7 +146,7 @@ export const API_REDIS_OPTIONS: RedisOptions = {
   maxRetriesPerRequest: 1,
   commandTimeout: 5000,
   connectTimeout: 5000,
-  retryStrategy: (times) => Math.min(times * 200, 2000),
+  retryStrategy: (times) => Math.min(times * 100, 1000),
 };
 
 /**
@@ -156,5 +156,5 @@ export const API_REDIS_OPTIONS: RedisOptions = {
 export const WORKER_REDIS_OPTIONS: RedisOptions = {
   maxRetriesPerRequest: null,
   connectTimeout: 5000,
-  retryStrategy: (times) => Math.min(times * 200, 2000),
+  retryStrategy: (times) => Math.min(times * 100, 1000),
 };

@@ -61,6 +61,7 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
     for (const w of [...waiters]) w();
   });
   child.stderr?.on('data', (d: Buffer) => {
+    if (process.env.DEBUG_SCALE) process.stderr.write(d);
     stderr += d.toString();
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -126,7 +127,7 @@ export async function startCluster(): Promise<Cluster> {
     },
     async worker(modelsDir, extra = []) {
       // One ORT thread: two workers share this machine's cores with the test itself.
-      const p = start(['worker', ...common, '--models-dir', modelsDir, '--threads', '1', ...extra]);
+      const p = start(['worker', ...common, '--models-dir', modelsDir, '--intra-op-threads', '1', ...extra]);
       procs.push(p);
       await p.waitLine((l) => l.msg === 'imagine worker is running');
       return p;

@@ -35,7 +35,8 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-function start(args: string[], env: Record<string, string> = {}): Proc {
+/** Starts `bin/imagine.mjs <args>` with its JSON log lines collected. */
+export function startImagine(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -111,7 +112,7 @@ export async function startCluster(): Promise<Cluster> {
       return dir;
     },
     async api() {
-      const p = start([
+      const p = startImagine([
         'serve',
         ...common,
         '--port',
@@ -127,7 +128,15 @@ export async function startCluster(): Promise<Cluster> {
     },
     async worker(modelsDir, extra = []) {
       // One ORT thread: two workers share this machine's cores with the test itself.
-      const p = start(['worker', ...common, '--models-dir', modelsDir, '--intra-op-threads', '1', ...extra]);
+      const p = startImagine([
+        'worker',
+        ...common,
+        '--models-dir',
+        modelsDir,
+        '--intra-op-threads',
+        '1',
+        ...extra,
+      ]);
       procs.push(p);
       await p.waitLine((l) => l.msg === 'imagine worker is running');
       return p;

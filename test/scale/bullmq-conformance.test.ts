@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, WORKER_REDIS_OPTIONS } from '../../src/queue/bullmq-wire.ts';
 import { createQueueWorker } from '../../src/queue/bullmq-worker.ts';
-import { runQueueConformance } from '../../src/queue/queue-conformance.ts';
+import { type QueueFactoryOptions, runQueueConformance } from '../../src/queue/queue-conformance.ts';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { freshPrefix, startRedis, type TestRedis } from '../support/redis.ts';
 
@@ -26,13 +26,7 @@ async function connected(url: string, options: typeof API_REDIS_OPTIONS): Promis
 
 runQueueConformance(
   'BullMQ over Redis',
-  async <D, P, R>({
-    processor,
-    capacity,
-  }: {
-    processor: Parameters<typeof createQueueWorker<D, P, R>>[0]['processor'];
-    capacity: number;
-  }) => {
+  async <D, P, R>({ processor, capacity }: QueueFactoryOptions<D, P, R>) => {
     const prefix = freshPrefix();
     const worker = createQueueWorker<D, P, R>({
       url: redis.url,

@@ -33,7 +33,8 @@ export function describeRelayModel(upstream: MjUpstream, id: string, created: nu
   };
 }
 
-export function describeModel(entry: ModelEntry, state: ModelState): ModelObject {
+/** `reason` overrides the folder's own (e.g. the last load failure). */
+export function describeModel(entry: ModelEntry, state: ModelState, reason = entry.reason): ModelObject {
   const info = entry.info;
   return {
     id: entry.id,
@@ -42,8 +43,8 @@ export function describeModel(entry: ModelEntry, state: ModelState): ModelObject
     owned_by: 'imagine',
     imagine: {
       family: entry.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion',
-      available: info !== null,
-      reason: entry.reason,
+      available: state !== 'unavailable',
+      reason,
       loaded: state === 'loaded',
       state,
       aliases: entry.aliases,

@@ -38,6 +38,11 @@ export interface ModelRegistry {
   get(idOrAlias: string): ModelEntry | null;
   isLoaded(id: string): boolean;
   state(id: string): ModelState;
+  /**
+   * Why the model is unavailable: the folder's problem, or the last load failure (a later request
+   * tries the load again, since failures such as lack of memory can pass); null when usable.
+   */
+  reason(id: string): string | null;
   /** The loaded pipeline, loading it on first use; a failure is a 503 model_load_failed. */
   pipeline(idOrAlias: string): Promise<Pipeline>;
   /** Loads these models (default: every usable one) now; failures are logged, not thrown. */
@@ -122,6 +127,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
   let cache: { at: number; entries: ModelEntry[] } | null = null;
   const loaded = new Map<string, Loaded>();
   const loading = new Map<string, Promise<Pipeline>>();
+  const loadErrors = new Map<string, string>();
   // One load at a time: each makes room before it starts, from a settled picture of memory.
   let loadChain: Promise<unknown> = Promise.resolve();
   let clock = 0;
@@ -229,6 +235,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
           inFlight: 0,
         };
         loaded.set(id, l);
+        loadErrors.delete(id);
         log.info(
           { model: id, ms: Math.round(performance.now() - started), estimateBytes: l.estimate },
           'model loaded',
@@ -237,6 +244,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
       })
       .catch((e: unknown) => {
         const detail = isImagineError(e) || e instanceof Error ? e.message : String(e);
+        loadErrors.set(id, `failed to load: ${detail}`);
         throw errors.modelLoad(`Model '${id}' failed to load: ${detail}`, e);
       })
       .finally(() => loading.delete(id));
@@ -252,7 +260,11 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     state(id) {
       if (loaded.has(id)) return 'loaded';
       if (loading.has(id)) return 'loading';
-      return get(id)?.info ? 'available' : 'unavailable';
+      return get(id)?.info && !loadErrors.has(id) ? 'available' : 'unavailable';
+    },
+    reason(id) {
+      if (loaded.has(id)) return null;
+      return get(id)?.reason ?? loadErrors.get(id) ?? null;
     },
     pipeline,
     async preload(ids) {

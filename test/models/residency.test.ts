@@ -3,7 +3,7 @@
 // queued work never does; /v1/models shows each model's state; folders added or removed show up
 // without a restart; aliases from imagine.json or the central models config work as `model`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -80,6 +80,47 @@ describe('residency through /v1/models', () => {
       });
       assert.equal(res.statusCode, 404);
       assert.equal(ts.server.models.isLoaded('late'), false);
+    } finally {
+      await ts.close();
+    }
+  });
+
+  test('unusable folders are listed with their reason; a failed load too, and the next use retries it', async () => {
+    const ts = await startTestServer({ listen: false, overrides: { rescanMs: 0 } });
+    try {
+      const root = ts.server.config.modelsDir;
+      mkdirSync(join(root, 'not-a-model'));
+      const xl = join(root, 'some-xl');
+      writeSyntheticModel(xl);
+      mkdirSync(join(xl, 'text_encoder_2'));
+      const broken = join(root, 'broken');
+      writeSyntheticModel(broken);
+      const unet = join(broken, 'unet', 'model.onnx');
+      const good = readFileSync(unet);
+      writeFileSync(unet, Buffer.from('definitely not protobuf'));
+      let all = await models(ts);
+      assert.equal(all['not-a-model'].imagine.state, 'unavailable');
+      assert.match(all['not-a-model'].imagine.reason ?? '', /model_index\.json: file is missing/);
+      assert.equal(all['some-xl'].imagine.available, false);
+      assert.match(all['some-xl'].imagine.reason ?? '', /SDXL/);
+      assert.equal(all.broken.imagine.state, 'available', 'the folder reads fine until its graphs load');
+      const res = await ts.server.app.inject({
+        method: 'POST',
+        url: '/v1/images/generations',
+        payload: { model: 'broken', prompt: 'x', size: '32x32', steps: 1 },
+      });
+      assert.equal(res.statusCode, 503);
+      assert.equal((res.json() as { error: { code: string } }).error.code, 'model_load_failed');
+      all = await models(ts);
+      assert.equal(all.broken.imagine.state, 'unavailable');
+      assert.equal(all.broken.imagine.available, false);
+      assert.match(all.broken.imagine.reason ?? '', /failed to load: .*unet\/model\.onnx/);
+      // Fixed on disk: the next request loads it.
+      writeFileSync(unet, good);
+      await generate(ts, 'broken');
+      all = await models(ts);
+      assert.equal(all.broken.imagine.state, 'loaded');
+      assert.equal(all.broken.imagine.reason, null);
     } finally {
       await ts.close();
     }

@@ -180,7 +180,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       ...models
         .list()
         .filter((m) => !deps.relay || !upstreamForModel(deps.relay, m.id))
-        .map((m) => describeModel(m, models.state(m.id), models.reason(m.id))),
+        .map((m) => describeModel(m, models.state(m.id), models.reason?.(m.id) ?? m.reason)),
       ...relayModels(),
     ],
   }));
@@ -190,7 +190,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     if (upstream) return describeRelayModel(upstream, request.params.id, startedAt);
     const entry = models.get(request.params.id);
     if (!entry) throw errors.modelNotFound(request.params.id);
-    return describeModel(entry, models.state(entry.id), models.reason(entry.id));
+    return describeModel(entry, models.state(entry.id), models.reason?.(entry.id) ?? entry.reason);
   });
 
   app.get<{ Params: { name: string } }>('/v1/images/files/:name', async (request, reply) => {

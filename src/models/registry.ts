@@ -41,8 +41,9 @@ export interface ModelRegistry {
   /**
    * Why the model is unavailable: the folder's problem, or the last load failure (a later request
    * tries the load again, since failures such as lack of memory can pass); null when usable.
+   * Registries that never load (an API node's in scale-out) may leave it out: the entry's reason.
    */
-  reason(id: string): string | null;
+  reason?(id: string): string | null;
   /** The loaded pipeline, loading it on first use; a failure is a 503 model_load_failed. */
   pipeline(idOrAlias: string): Promise<Pipeline>;
   /** Loads these models (default: every usable one) now; failures are logged, not thrown. */

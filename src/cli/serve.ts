@@ -97,6 +97,15 @@ export function registerServe(program: Command): void {
         log.warn(banner);
         process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`);
       }
+      // A preload id that names no model is a typo in the command line: refuse to start.
+      const unknown = config.preload === 'all' ? [] : config.preload.filter((id) => !server.models.get(id));
+      if (unknown.length > 0) {
+        await server.shutdown();
+        const have = server.models.list().map((m) => m.id);
+        throw new Error(
+          `--preload: no model '${unknown.join("', '")}' in ${config.modelsDir} (there are: ${have.join(', ') || 'none'})`,
+        );
+      }
       const url = await server.listen();
       if (config.preload === 'all' || config.preload.length > 0) {
         await server.models.preload(config.preload === 'all' ? undefined : config.preload);

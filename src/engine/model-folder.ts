@@ -170,6 +170,31 @@ function refuseSdxl(dir: string, index: Json): void {
   }
 }
 
+/**
+ * Settings that contradict each other make the model unusable rather than every request fail:
+ * only sizes the settings themselves give are checked (derived ones are rounded to fit).
+ */
+function checkSizes(
+  dir: string,
+  own: ModelSettings,
+  s: { nativeWidth: number; nativeHeight: number; minSize: number; maxSize: number; sizeMultiple: number },
+): void {
+  const where = `${basename(dir)}: settings`;
+  if (s.minSize > s.maxSize) {
+    throw errors.modelLoad(`${where}: min_size ${s.minSize} is above max_size ${s.maxSize}`);
+  }
+  const given =
+    own.default_size ?? (own.native_width || own.native_height ? 'native_width/native_height' : null);
+  if (!given) return;
+  for (const side of [s.nativeWidth, s.nativeHeight]) {
+    if (side % s.sizeMultiple !== 0 || side < s.minSize || side > s.maxSize) {
+      throw errors.modelLoad(
+        `${where}: default size ${s.nativeWidth}x${s.nativeHeight} (${given === 'native_width/native_height' ? given : 'default_size'}) must be multiples of ${s.sizeMultiple} from ${s.minSize} to ${s.maxSize}`,
+      );
+    }
+  }
+}
+
 /** imagine.json, checked against the settings schema; a bad field names the file and the field. */
 function readOwnSettings(dir: string): ModelSettings | null {
   const own = readJson(dir, 'imagine.json', false);
@@ -214,6 +239,9 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
   const sizeMultiple = own.size_multiple ?? 8 * 2 ** Math.max(0, blocks - 1);
   const roundUp = (v: number) => Math.ceil(v / sizeMultiple) * sizeMultiple;
   const roundDown = (v: number) => Math.max(sizeMultiple, Math.floor(v / sizeMultiple) * sizeMultiple);
+  const minSize = roundUp(own.min_size ?? Math.max(8, Math.min(64, native / 2)));
+  const maxSize = roundDown(own.max_size ?? Math.max(native * 2, 1024));
+  checkSizes(dir, own, { nativeWidth, nativeHeight, minSize, maxSize, sizeMultiple });
   const files = {
     textEncoder: componentFile(dir, 'text_encoder', true)!,
     unet: componentFile(dir, 'unet', true)!,
@@ -232,8 +260,8 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     // SD makes usable pictures from about half to twice its native size; small models are
     // allowed up to 1024 so that speed can be measured at real sizes.
     sizeMultiple,
-    minSize: roundUp(own.min_size ?? Math.max(8, Math.min(64, native / 2))),
-    maxSize: roundDown(own.max_size ?? Math.max(native * 2, 1024)),
+    minSize,
+    maxSize,
     defaults,
     family: own.family ?? (own.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion'),
     aliases: own.aliases ?? [],

@@ -71,6 +71,12 @@ describe('model folder formats', () => {
     const badSettings = join(models, 'bad-settings');
     writeSyntheticModel(badSettings);
     writeFileSync(join(badSettings, 'imagine.json'), JSON.stringify({ default_steps: 'many' }));
+    const badSize = join(models, 'bad-size');
+    writeSyntheticModel(badSize);
+    writeFileSync(join(badSize, 'imagine.json'), JSON.stringify({ default_size: '36x32' }));
+    const badRange = join(models, 'bad-range');
+    writeSyntheticModel(badRange);
+    writeFileSync(join(badRange, 'imagine.json'), JSON.stringify({ min_size: 512, max_size: 256 }));
     const badSpacing = join(models, 'bad-spacing');
     writeSyntheticModel(badSpacing, { timestepSpacing: 'sideways' });
 
@@ -89,6 +95,12 @@ describe('model folder formats', () => {
       byId['bad-spacing'].reason ?? '',
       /scheduler_config\.json: timestep_spacing "sideways" is not supported/,
     );
-    for (const id of ['sdxl', 'bad-settings', 'bad-spacing']) assert.equal(byId[id].info, null);
+    assert.match(
+      byId['bad-size'].reason ?? '',
+      /bad-size: settings: default size 36x32 \(default_size\) must be multiples of 8/,
+    );
+    assert.match(byId['bad-range'].reason ?? '', /bad-range: settings: min_size 512 is above max_size 256/);
+    for (const id of ['sdxl', 'bad-settings', 'bad-spacing', 'bad-size', 'bad-range'])
+      assert.equal(byId[id].info, null);
   });
 });

@@ -143,6 +143,7 @@ describe('imagine serve: model flags', () => {
       [['--memory-budget', 'lots'], /--memory-budget must be a size such as 6GB/],
       [['--execution-provider', 'tpu'], /--execution-provider must be one of cpu, cuda, dml, coreml/],
       [['--intra-op-threads', '-1'], /--intra-op-threads must be an integer/],
+      [['--preload', 'sny'], /--preload: no model 'sny' in .* \(there are: other, syn\)/],
     ] as const) {
       const r = await serve([...args]);
       assert.equal(r.code, 1);

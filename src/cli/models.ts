@@ -18,6 +18,24 @@ interface DirFlags {
   modelsDir: string;
 }
 
+interface ConfigFlags {
+  modelsConfig?: string;
+}
+
+/** The central per-model settings the server would apply (explicit file, or the models dir's own). */
+async function settingsFor(flags: DirFlags & ConfigFlags) {
+  const { loadModelsConfig } = await import('../models/models-config.ts');
+  return loadModelsConfig(flags.modelsConfig ?? process.env.IMAGINE_MODELS_CONFIG ?? null, flags.modelsDir)
+    .models;
+}
+
+function modelsConfigOption(cmd: Command): Command {
+  return cmd.option(
+    '--models-config <file>',
+    'per-model settings as the server reads them (env IMAGINE_MODELS_CONFIG, default <models-dir>/imagine.models.json)',
+  );
+}
+
 function modelsDirOption(cmd: Command): Command {
   return cmd.option(
     '--models-dir <dir>',
@@ -71,7 +89,9 @@ function showText(m: LocalModel): string {
       `native size: ${i.nativeWidth}x${i.nativeHeight}`,
       `size range: ${i.minSize}..${i.maxSize} per side, multiples of ${i.sizeMultiple}`,
       `defaults: ${i.defaults.steps} steps, ${i.defaults.sampler}, cfg ${i.defaults.cfgScale}`,
-      `prediction: ${i.schedule.predictionType}`,
+      `prediction: ${i.schedule.predictionType}, timestep spacing ${i.schedule.timestepSpacing}`,
+      `family: ${i.family}`,
+      ...(i.aliases.length > 0 ? [`aliases: ${i.aliases.join(', ')}`] : []),
       `vae encoder: ${i.files.vaeEncoder ? 'yes' : 'no'}`,
     );
   } else lines.push('status: unavailable', `reason: ${m.reason}`);
@@ -172,10 +192,12 @@ export function pullReporter(
 export function registerModels(program: Command): void {
   const models = program.command('models').description('list, inspect, pull and remove local models');
 
-  modelsDirOption(models.command('list').description('every model folder, with its status'))
+  modelsConfigOption(
+    modelsDirOption(models.command('list').description('every model folder, with its status')),
+  )
     .option('--json', 'machine-readable output')
-    .action((flags: DirFlags & { json?: boolean }) => {
-      const all = listLocalModels(flags.modelsDir);
+    .action(async (flags: DirFlags & ConfigFlags & { json?: boolean }) => {
+      const all = listLocalModels(flags.modelsDir, await settingsFor(flags));
       const unfinished = listUnfinishedPulls(flags.modelsDir);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ models: all, unfinished }, null, 2)}\n`);
@@ -198,10 +220,12 @@ export function registerModels(program: Command): void {
       }
     });
 
-  modelsDirOption(models.command('show <id>').description('details of one model folder, with its files'))
+  modelsConfigOption(
+    modelsDirOption(models.command('show <id>').description('details of one model folder, with its files')),
+  )
     .option('--json', 'machine-readable output')
-    .action((id: string, flags: DirFlags & { json?: boolean }) => {
-      const m = showLocalModel(flags.modelsDir, id);
+    .action(async (id: string, flags: DirFlags & ConfigFlags & { json?: boolean }) => {
+      const m = showLocalModel(flags.modelsDir, id, await settingsFor(flags));
       process.stdout.write(flags.json ? `${JSON.stringify(m, null, 2)}\n` : showText(m));
     });
 

@@ -201,6 +201,25 @@ describe('imagine models (CLI)', () => {
     assert.throws(() => removeLocalModel(dir, 'half'), /model 'half' not found/);
   });
 
+  test('list and show apply the central models config as the server does', async () => {
+    const dir = fx.modelsDir();
+    writeSyntheticModel(join(dir, 'syn'), { timestepSpacing: 'trailing' });
+    writeFileSync(
+      join(dir, 'imagine.models.json'),
+      JSON.stringify({ models: { syn: { aliases: ['fast'], default_steps: 2, default_cfg_scale: 1 } } }),
+    );
+    const show = await imagine({}, 'models', 'show', 'syn', '--models-dir', dir);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /defaults: 2 steps, DPM\+\+ 2M Karras, cfg 1/);
+    assert.match(show.stdout, /timestep spacing trailing/);
+    assert.match(show.stdout, /aliases: fast/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ models: { syn: { default_steps: 0 } } }));
+    const list = await imagine({}, 'models', 'list', '--models-dir', dir, '--models-config', bad);
+    assert.equal(list.code, 1);
+    assert.match(list.stderr, /^imagine: .*bad\.json: models\.syn\.default_steps: /m);
+  });
+
   test('on a terminal: a bar per file and one overall', async () => {
     const out = new PassThrough();
     let text = '';

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { type ModelFolderInfo, readModelFolder } from '../../engine/model-folder.ts';
+import type { ModelSettings } from '../../engine/model-settings.ts';
 import { errors } from '../../errors.ts';
 import { MODEL_ID_PATTERN } from './selection.ts';
 
@@ -62,11 +63,11 @@ function readSource(dir: string): PullSource | null {
   }
 }
 
-function describe(id: string, dir: string): LocalModel {
+function describe(id: string, dir: string, settings: Readonly<Record<string, ModelSettings>>): LocalModel {
   let info: ModelFolderInfo | null = null;
   let reason: string | null = null;
   try {
-    info = readModelFolder(dir);
+    info = readModelFolder(dir, settings[id]);
   } catch (e) {
     reason = e instanceof Error ? e.message : String(e);
   }
@@ -88,14 +89,20 @@ function describe(id: string, dir: string): LocalModel {
   };
 }
 
-/** Every model folder in `modelsDir` (dot-folders, such as pulls in progress, are not models). */
-export function listLocalModels(modelsDir: string): LocalModel[] {
+/**
+ * Every model folder in `modelsDir` (dot-folders, such as pulls in progress, are not models), with
+ * the central models config's settings (by id) applied as the server applies them.
+ */
+export function listLocalModels(
+  modelsDir: string,
+  settings: Readonly<Record<string, ModelSettings>> = {},
+): LocalModel[] {
   const root = resolve(modelsDir);
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .sort()
     .filter((name) => MODEL_ID_PATTERN.test(name) && statSync(join(root, name)).isDirectory())
-    .map((name) => describe(name, join(root, name)));
+    .map((name) => describe(name, join(root, name), settings));
 }
 
 /** Where a pull of `id` keeps its unfinished download and its lock. */
@@ -175,8 +182,12 @@ function modelDir(modelsDir: string, id: string): string {
   return dir;
 }
 
-export function showLocalModel(modelsDir: string, id: string): LocalModel {
-  return describe(id, modelDir(modelsDir, id));
+export function showLocalModel(
+  modelsDir: string,
+  id: string,
+  settings: Readonly<Record<string, ModelSettings>> = {},
+): LocalModel {
+  return describe(id, modelDir(modelsDir, id), settings);
 }
 
 /** Deletes a model folder and any unfinished pull of the same id; returns what was removed. */

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ImagineError } from '../../errors.ts';
 import { ClipTokenizer } from './index.ts';
 import { TINY_MERGES, tinyVocab } from './tiny-vocab.fixture.ts';
+import { readTokenizerFolder } from './tokenizer-files.ts';
 
 describe('ClipTokenizer.fromFolder', () => {
   let root = '';
@@ -114,7 +115,20 @@ describe('ClipTokenizer.fromFolder', () => {
     await writeFile(join(dir, 'special_tokens_map.json'), 'nope');
     assert.match((await loadError()).message, /^tokenizer\/special_tokens_map\.json: not valid JSON/);
     await unlink(join(dir, 'special_tokens_map.json'));
-    assert.equal((await loadError()).message, 'tokenizer/special_tokens_map.json: file not found');
+    assert.equal(
+      (await loadError()).message,
+      'tokenizer/special_tokens_map.json: file not found (and tokenizer_config.json names no pad_token)',
+    );
+  });
+
+  test('no special_tokens_map.json: the pad token of tokenizer_config.json (SD 2.x "!") is used', async () => {
+    await unlink(join(dir, 'special_tokens_map.json')).catch(() => undefined);
+    await writeFile(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify({ pad_token: '!', model_max_length: 77 }),
+    );
+    const { data } = await readTokenizerFolder(dir);
+    assert.equal(data.padToken, '!');
   });
 
   test('tokenizer_config.json, when present, must be valid', async () => {

@@ -38,13 +38,18 @@ export async function readTokenizerFolder(
   const [vocabText, mergesText, specialText, configText] = await Promise.all([
     readText(dir, 'vocab.json', vocabFile, true),
     readText(dir, 'merges.txt', mergesFile, true),
-    readText(dir, 'special_tokens_map.json', specialFile, true),
+    readText(dir, 'special_tokens_map.json', specialFile, false),
     readText(dir, 'tokenizer_config.json', configFile, false),
   ]);
 
   const vocab = checkVocab(parseJson(vocabText!, vocabFile), vocabFile);
-  const special = parseObject(specialText!, specialFile);
+  const special = specialText === undefined ? {} : parseObject(specialText, specialFile);
   const config = configText === undefined ? {} : parseObject(configText, configFile);
+  // Newer exports may keep the special tokens in tokenizer_config.json alone. Without either file
+  // naming the pad token we refuse to guess: SD 2.x pads with "!", SD 1.x with <|endoftext|>.
+  if (specialText === undefined && config.pad_token === undefined) {
+    throw errors.modelLoad(`${specialFile}: file not found (and tokenizer_config.json names no pad_token)`);
+  }
 
   // As in transformers, special_tokens_map.json overrides tokenizer_config.json.
   const padFromSpecial = tokenContent(special.pad_token, specialFile);

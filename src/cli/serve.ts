@@ -97,8 +97,12 @@ export function registerServe(program: Command): void {
         log.warn(banner);
         process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`);
       }
-      // A preload id that names no model is a typo in the command line: refuse to start.
-      const unknown = config.preload === 'all' ? [] : config.preload.filter((id) => !server.models.get(id));
+      // A preload id that names no model is a typo in the command line: refuse to start. (API nodes
+      // in scale-out load nothing: their workers preload.)
+      const unknown =
+        config.preload === 'all' || config.redis !== null
+          ? []
+          : config.preload.filter((id) => !server.models.get(id));
       if (unknown.length > 0) {
         await server.shutdown();
         const have = server.models.list().map((m) => m.id);

@@ -14,6 +14,7 @@ const IO: UnetIo = {
   timestepRank: 'batch',
   context: 'encoder_hidden_states',
   contextWidth: 2,
+  added: null,
 };
 
 /** A UNet that predicts 0.1·(its context's first value) and records every call's batch. */

@@ -16,6 +16,8 @@ export interface UnetIo {
   context: string;
   /** Width of encoder_hidden_states when the graph fixes it. */
   contextWidth: number | null;
+  /** SDXL's added conditioning inputs (pooled text_embeds, time_ids), or null for SD 1.x/2.x. */
+  added: { textEmbeds: string; timeIds: string } | null;
 }
 
 /** Finds the UNet's inputs by name and reads their dtypes (diffusers and Optimum exports differ). */
@@ -38,6 +40,13 @@ export function resolveUnetIo(unet: ModelSession): UnetIo {
     throw new Error(`${unet.label}: 'timestep' must be float32, float16 or int64, not ${timestep.type}`);
   }
   const last = context.shape[context.shape.length - 1];
+  const textEmbeds = unet.input('text_embeds');
+  const timeIds = unet.input('time_ids');
+  if (Boolean(textEmbeds) !== Boolean(timeIds)) {
+    throw new Error(
+      `${unet.label}: SDXL UNets take both 'text_embeds' and 'time_ids'; this one has only one`,
+    );
+  }
   return {
     sample: sample.name,
     timestep: timestep.name,
@@ -45,7 +54,16 @@ export function resolveUnetIo(unet: ModelSession): UnetIo {
     timestepRank: timestep.shape.length === 0 ? 'scalar' : timestep.shape[0] === 1 ? 'one' : 'batch',
     context: context.name,
     contextWidth: typeof last === 'number' ? last : null,
+    added: textEmbeds && timeIds ? { textEmbeds: textEmbeds.name, timeIds: timeIds.name } : null,
   };
+}
+
+/** SDXL's added conditioning, one row per UNet batch row (the same order as the context). */
+export interface AddedConditioning {
+  textEmbeds: Float32Array;
+  textEmbedsWidth: number;
+  /** [original h, w, crop top, left, target h, w] per row. */
+  timeIds: Float32Array;
 }
 
 export interface DenoiserSpec {
@@ -61,6 +79,8 @@ export interface DenoiserSpec {
   /** [channels, h, w] of one latent. */
   latentShape: readonly [number, number, number];
   cfgScale: number;
+  /** SDXL: pooled text embeddings and time ids for every context row. */
+  added?: AddedConditioning;
   /**
    * 'batch' (default): cond and uncond of all images in one UNet call. 'split': one call per
    * latent, like A1111 with "batch cond/uncond" off — the same numbers, with the attention
@@ -92,11 +112,32 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   const sampleIn = new Float32Array(halves * size);
   const ctxPer = spec.context.length / (halves * n);
 
-  async function runBatch(sample: Float32Array, context: HostTensor, batch: number, t: number) {
+  const added = spec.added;
+  if (io.added && !added) throw new Error(`${unet.label}: this SDXL UNet needs text_embeds and time_ids`);
+  /** SDXL inputs for `batch` rows from row `from`. */
+  function addedFeeds(from: number, batch: number): Record<string, HostTensor> {
+    if (!io.added || !added) return {};
+    const w = added.textEmbedsWidth;
+    return {
+      [io.added.textEmbeds]: {
+        type: 'float32',
+        data: added.textEmbeds.subarray(from * w, (from + batch) * w),
+        dims: [batch, w],
+      },
+      [io.added.timeIds]: {
+        type: 'float32',
+        data: added.timeIds.subarray(from * 6, (from + batch) * 6),
+        dims: [batch, 6],
+      },
+    };
+  }
+
+  async function runBatch(sample: Float32Array, context: HostTensor, batch: number, t: number, from = 0) {
     const out = await unet.run({
       [io.sample]: { type: 'float32', data: sample, dims: [batch, ...spec.latentShape] },
       [io.timestep]: timestepFeed(io, t, batch),
       [io.context]: context,
+      ...addedFeeds(from, batch),
     });
     spec.onModelCall?.();
     const pred = Object.values(out)[0];
@@ -115,7 +156,7 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
         data: spec.context.subarray(b * ctxPer, (b + 1) * ctxPer),
         dims: [1, ...spec.contextDims.slice(1)],
       };
-      m.set(await runBatch(sampleIn.subarray(b * per, (b + 1) * per), context, 1, t), b * per);
+      m.set(await runBatch(sampleIn.subarray(b * per, (b + 1) * per), context, 1, t, b), b * per);
     }
     return m;
   }

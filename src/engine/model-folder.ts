@@ -72,12 +72,22 @@ export interface ModelFolderInfo {
   aliases: string[];
   /** Bytes of the component folders the pipeline loads (graphs and external weights). */
   weightBytes: number;
+  /**
+   * 'sdxl': two text encoders (penultimate hidden states concatenated, pooled text_embeds from the
+   * second) and a UNet that also takes text_embeds and time_ids.
+   */
+  architecture: 'sd' | 'sdxl';
+  /** SDXL: an empty negative prompt is all zeros, not the encoding of "" (model_index.json). */
+  forceZerosForEmptyPrompt: boolean;
   files: {
     textEncoder: string;
     unet: string;
     vaeDecoder: string;
     vaeEncoder: string | null;
     tokenizer: string;
+    /** SDXL only. */
+    textEncoder2: string | null;
+    tokenizer2: string | null;
   };
 }
 
@@ -160,14 +170,20 @@ function folderBytes(dir: string): number {
   return total;
 }
 
-/** SDXL has a second text encoder (and pooled/time-id UNet inputs) that this engine does not feed. */
-function refuseSdxl(dir: string, index: Json): void {
+/**
+ * SDXL base pipelines are served (second text encoder and tokenizer); the SDXL refiner is
+ * image-to-image only (no first text encoder, aesthetic-score time ids), which this server lacks.
+ */
+function architectureOf(dir: string, index: Json): 'sd' | 'sdxl' {
   const cls = typeof index._class_name === 'string' ? index._class_name : '';
-  if (/XL/.test(cls) || index.text_encoder_2 || existsSync(join(dir, 'text_encoder_2'))) {
+  const xl = /XL/.test(cls) || Boolean(index.text_encoder_2) || existsSync(join(dir, 'text_encoder_2'));
+  if (!xl) return 'sd';
+  if (/Img2Img|Refiner/i.test(cls) || index.requires_aesthetics_score === true) {
     throw errors.modelLoad(
-      `${basename(dir)}: SDXL pipelines (two text encoders, text_encoder_2/) are not supported yet; use an SD 1.x, 2.x or Turbo ONNX export`,
+      `${basename(dir)}: the SDXL refiner (${cls || 'requires_aesthetics_score'}) is image-to-image only; serve an SDXL base pipeline`,
     );
   }
+  return 'sdxl';
 }
 
 /**
@@ -212,14 +228,17 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw errors.modelLoad(`${dir}: not a model folder (no such directory)`);
   }
-  refuseSdxl(dir, readJson(dir, 'model_index.json', true));
+  const index = readJson(dir, 'model_index.json', true);
+  const architecture = architectureOf(dir, index);
   const schedule = readSchedule(dir);
   const unetCfg = readJson(dir, 'unet/config.json', false);
   const vaeCfg = readJson(dir, 'vae_decoder/config.json', false);
   const own = mergeSettings(readOwnSettings(dir), settings);
-  for (const f of ['vocab.json', 'merges.txt']) {
-    if (!existsSync(join(dir, 'tokenizer', f)))
-      throw errors.modelLoad(`${basename(dir)}/tokenizer/${f}: file is missing`);
+  const tokenizers = architecture === 'sdxl' ? ['tokenizer', 'tokenizer_2'] : ['tokenizer'];
+  for (const t of tokenizers) {
+    for (const f of ['vocab.json', 'merges.txt']) {
+      if (!existsSync(join(dir, t, f))) throw errors.modelLoad(`${basename(dir)}/${t}/${f}: file is missing`);
+    }
   }
 
   // Native size: our settings (default_size, else native_width/height), else the UNet's
@@ -248,6 +267,8 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     vaeDecoder: componentFile(dir, 'vae_decoder', true)!,
     vaeEncoder: componentFile(dir, 'vae_encoder', false),
     tokenizer: join(dir, 'tokenizer'),
+    textEncoder2: architecture === 'sdxl' ? componentFile(dir, 'text_encoder_2', true) : null,
+    tokenizer2: architecture === 'sdxl' ? join(dir, 'tokenizer_2') : null,
   };
   return {
     dir,
@@ -265,7 +286,12 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     defaults,
     family: own.family ?? (own.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion'),
     aliases: own.aliases ?? [],
-    weightBytes: ['text_encoder', 'unet', 'vae_decoder'].reduce((s, c) => s + folderBytes(join(dir, c)), 0),
+    architecture,
+    forceZerosForEmptyPrompt: architecture === 'sdxl' && index.force_zeros_for_empty_prompt !== false,
+    weightBytes: ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder'].reduce(
+      (s, c) => s + folderBytes(join(dir, c)),
+      0,
+    ),
     files,
   };
 }

@@ -2,12 +2,13 @@
 // One model folder loads once and serves every request; dispose() frees its sessions.
 import { errors } from '../errors.ts';
 import { loadSession, type ModelSession, type RuntimeOptions } from '../runtime/index.ts';
-import { createDenoiser, isGuided, resolveUnetIo, type UnetIo } from './denoiser.ts';
+import { type AddedConditioning, createDenoiser, isGuided, resolveUnetIo, type UnetIo } from './denoiser.ts';
 import { type ModelFolderInfo, readModelFolder } from './model-folder.ts';
 import { latentPreviews } from './preview.ts';
 import { createGenerator, type NoiseGenerator } from './rng/index.ts';
 import { buildSigmaTable, planSampling, type SigmaTable } from './sampling/index.ts';
-import { PromptEncoder } from './text-encoder.ts';
+import { SdxlPromptEncoder } from './sdxl-text-encoder.ts';
+import { PromptEncoder, type TextEncoding } from './text-encoder.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import type { GeneratedImage, GenerateOptions, GenerateRequest, GenerateResult } from './types.ts';
 import { VaeDecoder } from './vae.ts';
@@ -61,19 +62,37 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
     const textSession = await load(info.files.textEncoder, 'textEncoder');
     const unet = await load(info.files.unet, 'unet');
     const vaeSession = await load(info.files.vaeDecoder, 'vaeDecoder');
-    let encoder: PromptEncoder;
+    // SDXL's second encoder comes last, so sessions[0..2] are always text, unet, vae.
+    const second =
+      info.files.textEncoder2 && info.files.tokenizer2
+        ? {
+            session: await load(info.files.textEncoder2, 'textEncoder'),
+            tokenizer: await ClipTokenizer.fromFolder(info.files.tokenizer2),
+          }
+        : null;
+    let encoder: TextEncoding;
     let io: UnetIo;
     let vae: VaeDecoder;
     try {
-      encoder = new PromptEncoder(textSession, tokenizer);
+      encoder = second
+        ? new SdxlPromptEncoder({ session: textSession, tokenizer }, second)
+        : new PromptEncoder(textSession, tokenizer);
       io = resolveUnetIo(unet);
       vae = new VaeDecoder(vaeSession, info.vaeScalingFactor);
+      if (io.added && !second) {
+        throw new Error(
+          'unet/model.onnx takes text_embeds and time_ids (SDXL), but there is no text_encoder_2/',
+        );
+      }
+      if (second && !io.added) {
+        throw new Error('an SDXL folder (text_encoder_2/) needs a UNet with text_embeds and time_ids inputs');
+      }
     } catch (e) {
       throw modelError(info, e);
     }
     const hiddenSpec =
       textSession.outputs.find((o) => o.name === 'last_hidden_state') ?? textSession.outputs[0];
-    const textWidth = hiddenSpec?.shape[2];
+    const textWidth = second ? undefined : hiddenSpec?.shape[2];
     if (typeof textWidth === 'number' && io.contextWidth !== null && textWidth !== io.contextWidth) {
       throw errors.modelLoad(
         `${info.name}: text_encoder/model.onnx gives hidden states of width ${textWidth}, but unet/model.onnx takes encoder_hidden_states of width ${io.contextWidth}`,
@@ -90,7 +109,7 @@ function createPipeline(
   info: ModelFolderInfo,
   table: SigmaTable,
   tokenizer: ClipTokenizer,
-  encoder: PromptEncoder,
+  encoder: TextEncoding,
   unet: ModelSession,
   io: UnetIo,
   vae: VaeDecoder,
@@ -116,7 +135,7 @@ function createPipeline(
     checkSignal(signal);
     // At cfg 1 the negative prompt cannot change anything: it is neither encoded nor run.
     const guided = isGuided(req.cfgScale);
-    let encoded: Awaited<ReturnType<PromptEncoder['encode']>>;
+    let encoded: Awaited<ReturnType<TextEncoding['encode']>>;
     try {
       encoded = await encoder.encode(guided ? [req.prompt, req.negativePrompt ?? ''] : [req.prompt]);
     } catch (e) {
@@ -142,11 +161,15 @@ function createPipeline(
     }
     const ctxSize = encoded.tokens * encoded.width;
     const halves = guided ? 2 : 1;
+    // SDXL: an empty negative prompt is zeros (force_zeros_for_empty_prompt), as diffusers does.
+    const zeroUncond = guided && info.forceZerosForEmptyPrompt && !req.negativePrompt;
     const context = new Float32Array(halves * n * ctxSize);
     for (let i = 0; i < n; i++) {
       context.set(encoded.hidden.subarray(0, ctxSize), i * ctxSize);
-      if (guided) context.set(encoded.hidden.subarray(ctxSize, 2 * ctxSize), (n + i) * ctxSize);
+      if (guided && !zeroUncond)
+        context.set(encoded.hidden.subarray(ctxSize, 2 * ctxSize), (n + i) * ctxSize);
     }
+    const added = addedConditioning(encoded, { n, halves, zeroUncond, width: req.width, height: req.height });
 
     // Image i draws from its own generator seeded with seed + i: initial noise first, then every
     // ancestral draw, so each image is the same whatever n it was requested with.
@@ -172,6 +195,7 @@ function createPipeline(
       n,
       latentShape,
       cfgScale: req.cfgScale,
+      added,
       unetBatching: options.unetBatching,
       signal,
     });
@@ -252,6 +276,28 @@ function createPipeline(
       await Promise.all(sessions.map((s) => s.dispose()));
     },
   };
+}
+
+/**
+ * SDXL's pooled embeddings and time ids per UNet batch row: [original h, w, crop top, crop left,
+ * target h, w] with no crop and the requested size as both, as diffusers' default call does.
+ */
+function addedConditioning(
+  encoded: Awaited<ReturnType<TextEncoding['encode']>>,
+  o: { n: number; halves: number; zeroUncond: boolean; width: number; height: number },
+): AddedConditioning | undefined {
+  if (!encoded.pooled || !encoded.pooledWidth) return undefined;
+  const w = encoded.pooledWidth;
+  const rows = o.halves * o.n;
+  const textEmbeds = new Float32Array(rows * w);
+  const timeIds = new Float32Array(rows * 6);
+  for (let r = 0; r < rows; r++) {
+    const uncond = r >= o.n;
+    if (!(uncond && o.zeroUncond))
+      textEmbeds.set(encoded.pooled.subarray(uncond ? w : 0, uncond ? 2 * w : w), r * w);
+    timeIds.set([o.height, o.width, 0, 0, o.height, o.width], r * 6);
+  }
+  return { textEmbeds, textEmbedsWidth: w, timeIds };
 }
 
 function rethrowRun(info: ModelFolderInfo, e: unknown): Error {

@@ -1,5 +1,6 @@
 // Which folders are usable models, read without loading: SD 2.x-v native size, per-model settings
-// from imagine.json, and the folders we cannot serve (SDXL, bad settings, unknown spacing) listed
+// from imagine.json, and the folders we cannot serve (the SDXL refiner, half an SDXL folder, bad
+// settings, unknown spacing) listed
 // as unavailable with a reason that names the file and field, never a crash.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import { readModelFolder } from '../../src/engine/model-folder.ts';
 import { createModelRegistry } from '../../src/models/registry.ts';
 import { writeSyntheticModel } from '../support/synthetic-model.ts';
+import { writeSyntheticSdxl } from '../support/synthetic-sdxl.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'imagine-formats-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -62,12 +64,16 @@ describe('model folder formats', () => {
     const models = join(root, 'models');
     mkdirSync(models);
     writeSyntheticModel(join(models, 'good'));
-    const xl = join(models, 'sdxl');
-    writeSyntheticModel(xl);
-    mkdirSync(join(xl, 'text_encoder_2'));
-    editJson(join(xl, 'model_index.json'), (v) => {
-      v._class_name = 'ORTStableDiffusionXLPipeline';
+    writeSyntheticSdxl(join(models, 'sdxl'));
+    const refiner = join(models, 'sdxl-refiner');
+    writeSyntheticSdxl(refiner);
+    editJson(join(refiner, 'model_index.json'), (v) => {
+      v._class_name = 'ORTStableDiffusionXLImg2ImgPipeline';
+      v.requires_aesthetics_score = true;
     });
+    const halfXl = join(models, 'half-xl');
+    writeSyntheticModel(halfXl);
+    mkdirSync(join(halfXl, 'text_encoder_2'));
     const badSettings = join(models, 'bad-settings');
     writeSyntheticModel(badSettings);
     writeFileSync(join(badSettings, 'imagine.json'), JSON.stringify({ default_steps: 'many' }));
@@ -86,10 +92,13 @@ describe('model folder formats', () => {
     });
     const byId = Object.fromEntries(registry.list().map((m) => [m.id, m]));
     assert.equal(byId.good.reason, null);
+    assert.equal(byId.sdxl.reason, null, 'an SDXL base pipeline is served');
+    assert.equal(byId.sdxl.info?.architecture, 'sdxl');
     assert.match(
-      byId.sdxl.reason ?? '',
-      /sdxl: SDXL pipelines \(two text encoders, text_encoder_2\/\) are not supported/,
+      byId['sdxl-refiner'].reason ?? '',
+      /sdxl-refiner: the SDXL refiner .* is image-to-image only/,
     );
+    assert.match(byId['half-xl'].reason ?? '', /half-xl\/tokenizer_2\/vocab\.json: file is missing/);
     assert.match(byId['bad-settings'].reason ?? '', /bad-settings\/imagine\.json: default_steps: /);
     assert.match(
       byId['bad-spacing'].reason ?? '',
@@ -100,7 +109,7 @@ describe('model folder formats', () => {
       /bad-size: settings: default size 36x32 \(default_size\) must be multiples of 8/,
     );
     assert.match(byId['bad-range'].reason ?? '', /bad-range: settings: min_size 512 is above max_size 256/);
-    for (const id of ['sdxl', 'bad-settings', 'bad-spacing', 'bad-size', 'bad-range'])
+    for (const id of ['sdxl-refiner', 'half-xl', 'bad-settings', 'bad-spacing', 'bad-size', 'bad-range'])
       assert.equal(byId[id].info, null);
   });
 });

@@ -93,6 +93,7 @@ describe('residency through /v1/models', () => {
       const xl = join(root, 'some-xl');
       writeSyntheticModel(xl);
       mkdirSync(join(xl, 'text_encoder_2'));
+      mkdirSync(join(xl, 'tokenizer_2'));
       const broken = join(root, 'broken');
       writeSyntheticModel(broken);
       const unet = join(broken, 'unet', 'model.onnx');
@@ -102,7 +103,7 @@ describe('residency through /v1/models', () => {
       assert.equal(all['not-a-model'].imagine.state, 'unavailable');
       assert.match(all['not-a-model'].imagine.reason ?? '', /model_index\.json: file is missing/);
       assert.equal(all['some-xl'].imagine.available, false);
-      assert.match(all['some-xl'].imagine.reason ?? '', /SDXL/);
+      assert.match(all['some-xl'].imagine.reason ?? '', /some-xl\/tokenizer_2\/vocab\.json: file is missing/);
       assert.equal(all.broken.imagine.state, 'available', 'the folder reads fine until its graphs load');
       const res = await ts.server.app.inject({
         method: 'POST',

@@ -34,6 +34,26 @@ function picked(paths: string[], variant?: string): string[] {
 describe('selectModelFiles', () => {
   const cases: { name: string; listing: string[]; variant?: string; want: string[] }[] = [
     {
+      name: 'SDXL (Optimum): the second text encoder and tokenizer too',
+      listing: [
+        ...CORE,
+        'text_encoder_2/model.onnx',
+        'text_encoder_2/model.onnx_data',
+        'tokenizer_2/vocab.json',
+        'tokenizer_2/merges.txt',
+        'tokenizer_2/special_tokens_map.json',
+        'text_encoder_2/model.safetensors',
+      ],
+      want: [
+        ...CORE,
+        'text_encoder_2/model.onnx',
+        'text_encoder_2/model.onnx_data',
+        'tokenizer_2/vocab.json',
+        'tokenizer_2/merges.txt',
+        'tokenizer_2/special_tokens_map.json',
+      ],
+    },
+    {
       name: 'diffusers ONNX layout (weights.pb external data), without the safety checker',
       listing: [
         ...CORE,
@@ -116,9 +136,10 @@ describe('selectModelFiles', () => {
         /not a complete Stable Diffusion ONNX model: missing tokenizer\/merges.txt, vae_decoder\/model.onnx$/,
     },
     {
-      name: 'SDXL (a second text encoder)',
-      listing: [...CORE, 'text_encoder_2/model.onnx', 'tokenizer_2/vocab.json'],
-      message: /is an SDXL model \(it has a second text encoder\), which imagine does not run yet$/,
+      name: 'SDXL without its second tokenizer',
+      listing: [...CORE, 'text_encoder_2/model.onnx', 'text_encoder_2/model.onnx_data'],
+      message:
+        /not a complete Stable Diffusion ONNX model: missing tokenizer_2\/vocab.json, tokenizer_2\/merges.txt$/,
     },
   ];
   for (const c of refused) {
@@ -144,6 +165,13 @@ describe('unsupportedPipeline', () => {
     ],
     ['inpainting pipeline', { _class_name: 'OnnxStableDiffusionInpaintPipeline' }, null, /Inpaint/],
     ['upscaler', { _class_name: 'OnnxStableDiffusionUpscalePipeline' }, null, /Upscale/],
+    ['SDXL base', { _class_name: 'ORTStableDiffusionXLPipeline' }, { in_channels: 4 }, null],
+    [
+      'SDXL refiner',
+      { _class_name: 'ORTStableDiffusionXLImg2ImgPipeline', requires_aesthetics_score: true },
+      null,
+      /SDXL refiner .* image-to-image only/,
+    ],
   ];
   for (const [name, index, unet, want] of cases) {
     test(name, () => {

@@ -56,7 +56,7 @@ export function checkModelId(id: string): string {
 }
 
 /** Folders whose contents the engine loads: every file in them is pulled except weights of other formats. */
-export const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
+export const COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'] as const;
 
 const SINGLE_FILES = new Set([
   'model_index.json',
@@ -66,7 +66,14 @@ const SINGLE_FILES = new Set([
   'tokenizer/merges.txt',
   'tokenizer/special_tokens_map.json',
   'tokenizer/tokenizer_config.json',
+  'tokenizer_2/vocab.json',
+  'tokenizer_2/merges.txt',
+  'tokenizer_2/special_tokens_map.json',
+  'tokenizer_2/tokenizer_config.json',
 ]);
+
+/** An SDXL export (a second text encoder) needs its second encoder and tokenizer too. */
+const REQUIRED_SDXL = ['text_encoder_2/model.onnx', 'tokenizer_2/vocab.json', 'tokenizer_2/merges.txt'];
 
 const REQUIRED = [
   'model_index.json',
@@ -140,12 +147,6 @@ export function selectModelFiles(listing: RepoFile[], repoLabel: string, variant
   }
 
   const have = new Set(targets.values());
-  if (byPath.has('text_encoder_2/model.onnx') || byPath.has('tokenizer_2/vocab.json')) {
-    throw errors.invalidRequest(
-      `${repoLabel} is an SDXL model (it has a second text encoder), which imagine does not run yet`,
-      'unsupported_model',
-    );
-  }
   if (!have.has('model_index.json') || !have.has('unet/model.onnx')) {
     const pytorch = listing.some((f) => /^unet\/.*\.(safetensors|bin)$/.test(f.path));
     const hint = pytorch
@@ -157,7 +158,10 @@ export function selectModelFiles(listing: RepoFile[], repoLabel: string, variant
       'not_an_onnx_model',
     );
   }
-  const missing = REQUIRED.filter((p) => !have.has(p));
+  const sdxl = [...byPath.keys()].some(
+    (p) => p.startsWith('text_encoder_2/') || p.startsWith('tokenizer_2/'),
+  );
+  const missing = [...REQUIRED, ...(sdxl ? REQUIRED_SDXL : [])].filter((p) => !have.has(p));
   if (missing.length > 0) {
     throw errors.invalidRequest(
       `${repoLabel} is not a complete Stable Diffusion ONNX model: missing ${missing.join(', ')}`,
@@ -178,6 +182,9 @@ export function unsupportedPipeline(modelIndex: Json | null, unetConfig: Json | 
   const channels = unetConfig?.in_channels;
   if (typeof channels === 'number' && channels !== 4) {
     return `its UNet takes ${channels} input channels (an inpainting or upscaling model); imagine runs text-to-image models with 4`;
+  }
+  if (/XL.*(Img2Img|Refiner)/i.test(cls) || modelIndex?.requires_aesthetics_score === true) {
+    return `it is the SDXL refiner (${cls}), which is image-to-image only; imagine runs SDXL base pipelines`;
   }
   if (/Inpaint|Upscale|InstructPix2Pix|Depth/i.test(cls)) {
     return `it is a ${cls}; imagine runs text-to-image Stable Diffusion models`;

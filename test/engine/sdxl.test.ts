@@ -64,7 +64,7 @@ async function latents(dir: string, req: GenerateRequest) {
     const sigmas: number[] = [];
     const r = await p.generate(req, { onEvent: (e) => void (e.type === 'step' && sigmas.push(e.sigma)) });
     const out = new Float32Array(r.images.reduce((s, i) => s + i.latent.length, 0));
-    r.images.forEach((img, i) => out.set(img.latent, i * img.latent.length));
+    for (const [i, img] of r.images.entries()) out.set(img.latent, i * img.latent.length);
     return { out, sigmas, info: p.info };
   } finally {
     await p.dispose();

@@ -48,8 +48,11 @@ export interface QueueWorker {
   readonly id: string;
   /** Resolves once the worker takes jobs and API nodes can see it. */
   readonly ready: Promise<void>;
-  /** Stops taking jobs and withdraws the advert, lets running jobs finish, closes connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and withdraws the advert, lets running jobs finish, closes connections. With
+   * force, running jobs are abandoned instead: their locks lapse and another worker runs them again.
+   */
+  close(options?: { force?: boolean }): Promise<void>;
 }
 
 export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>): QueueWorker {
@@ -171,9 +174,9 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
   return {
     id,
     ready,
-    async close() {
+    async close(closeOptions = {}) {
       await advertiser.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(workers.map((w) => w.close(closeOptions.force === true)));
       for (const c of connections) c.disconnect();
     },
   };

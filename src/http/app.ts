@@ -159,7 +159,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
       ...(deps.relay?.upstreams.flatMap((u) => u.models) ?? []),
     ];
     if (usable.length === 0) {
-      return sendError(reply, errors.unavailable(`No usable model in ${config.modelsDir}.`, 'no_models'));
+      // Scale-out: models come from live workers (none, or Redis is unreachable).
+      const where = config.redis === null ? `in ${config.modelsDir}` : 'on any live worker';
+      return sendError(reply, errors.unavailable(`No usable model ${where}.`, 'no_models'));
     }
     return { status: 'ready', models: usable };
   });

@@ -75,6 +75,7 @@ describe('scale-out over BullMQ: faults', { timeout: 300_000 }, () => {
 
       await cluster.redis.stop();
       await modelsListed(api, []);
+      assert.equal((await fetch(`${api.url}/ready`)).status, 503, 'a balancer sends traffic elsewhere');
       // Generous limits only: the point is an answer, not a hang.
       for (const extra of [{}, { stream: true }]) {
         const down = await post(api.url, { ...body, ...extra }, AbortSignal.timeout(30_000));

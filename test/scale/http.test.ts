@@ -220,6 +220,8 @@ describe('scale-out over BullMQ: HTTP behaviour across nodes', { timeout: 300_00
     // The only worker with synth-y leaves: its advert goes at once, and synth-y leaves the list.
     await w2.kill('SIGTERM');
     await modelsListed(a, ['synth', 'synth-x']);
+    const ready = (await (await fetch(`${a.url}/ready`)).json()) as { models: string[] };
+    assert.deepEqual(ready.models.sort(), ['synth', 'synth-x']);
     const gone = await post(a.url, { model: 'synth-y', prompt: 'x', steps: 2, ...SMALL });
     assert.equal(gone.status, 503);
     assert.ok(Number(gone.headers.get('retry-after')) >= 1);

@@ -13,6 +13,7 @@ import {
   type RedisKeys,
   redisDown,
   redisKeys,
+  settle,
   toJobEvent,
   toWireError,
   type WireError,
@@ -36,6 +37,11 @@ export interface BullmqQueueOptions {
   reconcileMs?: number;
   /** How long cancel() waits for a running job to stop, ms (default 30 s). */
   cancelWaitMs?: number;
+  /**
+   * How long clients waiting for a job wait through a Redis outage before they get a 503, ms
+   * (default 15 s): their job may finish once Redis is back, but no request should hang on it.
+   */
+  outageMs?: number;
 }
 
 /** Progress as BullMQ stores it: wrapped, so "no progress yet" (BullMQ's 0) is told apart from 0. */
@@ -77,6 +83,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
   const retainMs = options.retainMs ?? 60 * 60 * 1000;
   const reconcileMs = options.reconcileMs ?? 1000;
   const cancelWaitMs = options.cancelWaitMs ?? 30_000;
+  const outageMs = options.outageMs ?? 15_000;
   const queues = new Map<string, Queue>();
   const follows = new Map<string, Follow<P, R>>();
   /** Ids whose ending was delivered lately: a late duplicate (pub/sub echo, re-read) is dropped. */
@@ -269,8 +276,17 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
 
   // Re-reads followed jobs: endings missed while a connection was down, and jobs Redis lost.
   let reconciling = false;
+  let downSince: number | null = null;
   const reconcileTimer = setInterval(() => {
-    if (reconciling || redis.status !== 'ready' || follows.size === 0) return;
+    if (redis.status !== 'ready') {
+      downSince ??= Date.now();
+      if (Date.now() - downSince >= outageMs) {
+        for (const id of [...follows.keys()]) deliver(id, { type: 'failed', error: redisDown() });
+      }
+      return;
+    }
+    downSince = null;
+    if (reconciling || follows.size === 0) return;
     reconciling = true;
     void (async () => {
       for (const [id, f] of [...follows]) {
@@ -469,8 +485,9 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
       });
     }
     clearInterval(reconcileTimer);
-    await subscriber.unsubscribe(keys.events).catch(() => undefined);
-    await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
+    // Bounded: with Redis away these would wait for it (the caller disconnects the connections).
+    await settle(subscriber.unsubscribe(keys.events), 2000);
+    await settle(Promise.all([...queues.values()].map((q) => q.close())), 2000);
     queues.clear();
   }
 }

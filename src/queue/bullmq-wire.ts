@@ -158,3 +158,8 @@ export const WORKER_REDIS_OPTIONS: RedisOptions = {
   connectTimeout: 5000,
   retryStrategy: (times) => Math.min(times * 100, 1000),
 };
+
+/** Waits for `p` (ignoring its failure) at most `ms`: for closing while Redis may be away. */
+export function settle(p: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+}

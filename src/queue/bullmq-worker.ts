@@ -15,6 +15,7 @@ import {
   type Outcome,
   outcomeEvent,
   redisKeys,
+  settle,
   toWireError,
   type WireEvent,
   type WireJob,
@@ -175,8 +176,11 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
     id,
     ready,
     async close(closeOptions = {}) {
-      await advertiser.stop();
-      await Promise.all(workers.map((w) => w.close(closeOptions.force === true)));
+      const force = closeOptions.force === true;
+      // Bounded where Redis being away would make it wait; a graceful close waits for its jobs.
+      await settle(advertiser.stop(), 2000);
+      const closing = Promise.all(workers.map((w) => w.close(force)));
+      await (force ? settle(closing, 2000) : closing);
       for (const c of connections) c.disconnect();
     },
   };

@@ -370,10 +370,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
         const age = Math.max(1, Math.ceil(retainMs / 1000));
         mine.add(job.id);
         const f = follows.get(job.id);
-        if (f) {
-          f.lane = job.lane;
-          f.seen = true;
-        }
+        if (f) f.lane = job.lane;
         // attempts 1: a processor's own failure is final (it is stored as an outcome anyway); a worker
         // that dies is BullMQ's stalled-job recovery, bounded by the workers' maxStalledCount.
         await queueOf(job.lane).add('generate', payload, {
@@ -382,6 +379,9 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
           removeOnComplete: { age },
           removeOnFail: { age },
         });
+        // Seen only now: a re-read between the lane key and the BullMQ job would find no job yet, and
+        // a seen job that Redis does not have is reported lost.
+        if (f) f.seen = true;
         const snap = await snapshotOf(job.id);
         if (!snap) throw redisDown();
         if (f && snap.state === 'queued' && snap.position !== null && f.position === undefined) {

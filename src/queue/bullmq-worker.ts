@@ -24,6 +24,21 @@ import {
 import type { Processor } from './types.ts';
 import { startAdvertiser } from './worker-adverts.ts';
 
+/**
+ * Retakes a lapsed job lock: 1 if the lock is ours (again), 0 if someone else holds it or the job is
+ * no longer active (the stalled check put it back). KEYS: lock, active list, stalled set; ARGV:
+ * token, lock ms, job id.
+ */
+const RETAKE_LOCK = `
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then return 1 end
+if cur then return 0 end
+if not redis.call('LPOS', KEYS[2], ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SREM', KEYS[3], ARGV[3])
+return 1
+`;
+
 export interface QueueWorkerOptions<D, P, R> {
   /** redis://host:port */
   url: string;
@@ -83,11 +98,23 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
   const publish = (w: WireEvent<P, R>) =>
     void cmd.publish(keys.events, JSON.stringify(w)).catch(() => undefined);
 
+  /** Lock tokens of the jobs running here, for retaking a lock that lapsed (see onLockLost). */
+  const tokens = new Map<string, string>();
+
   function processorFor(lane: string) {
     // BullMQ passes the AbortSignal only to processors declaring three parameters; worker.cancelJob
     // aborts it, and the cancel channel below reaches cancelJob from any API node.
-    return async (job: Job, _token: string | undefined, signal?: AbortSignal): Promise<Outcome<R>> => {
+    return async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<Outcome<R>> => {
       const jobId = job.id ?? '';
+      if (token !== undefined) tokens.set(jobId, token);
+      try {
+        return await run(job, jobId, signal);
+      } finally {
+        if (tokens.get(jobId) === token) tokens.delete(jobId);
+      }
+    };
+
+    async function run(job: Job, jobId: string, signal?: AbortSignal): Promise<Outcome<R>> {
       const sig = signal ?? new AbortController().signal;
       // A cancel that raced with this job's start (see BullmqQueue.cancel).
       if ((await cmd.exists(keys.cancelAsked(jobId))) === 1) return { outcome: 'cancelled' };
@@ -111,7 +138,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
         if (sig.aborted) return { outcome: 'cancelled' };
         return { outcome: 'failed', error: toWireError(toImagineError(e)) };
       }
-    };
+    }
   }
 
   const workers = lanes.map((lane) => {
@@ -121,11 +148,18 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
       // One job per lane at a time: a lane is one model, and its sessions run one batch at a time.
       concurrency: 1,
       lockDuration: lockMs,
+      // Renewed four times per lock period (BullMQ's default is twice): a live worker whose event loop
+      // or Redis is slowed down by a busy machine must be late by 3/4 of the lock, not 1/2, before
+      // its job looks stalled.
+      lockRenewTime: Math.max(1, Math.floor(lockMs / 4)),
       stalledInterval: options.stalledIntervalMs ?? lockMs,
       maxStalledCount: options.maxStalledCount ?? 2,
       autorun: true,
     });
     w.on('error', (e: Error) => log('worker error', { worker: id, lane, error: e.message }));
+    w.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const jobId of jobIds) void onLockLost(w, jobId);
+    });
     // The ending is published only once BullMQ has recorded it: a job this worker lost (and another
     // took over) never completes here, so a job is delivered once.
     w.on('completed', (job: Job, result: Outcome<R>) => {
@@ -147,6 +181,48 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
     });
     return w;
   });
+
+  /**
+   * A live worker whose lock lapsed (it was too slow to renew it, e.g. on a starved machine) is not a
+   * dead one, but BullMQ's stalled check would treat it as one: put its job back, run it a second
+   * time while this run goes on, and count it towards maxStalledCount, so a few slow renewals would
+   * fail a healthy job as job_lost. The lock is taken back if the job is still active and nobody
+   * holds it; if the stalled check already put the job back, this run is abandoned (aborted, its
+   * outcome discarded by BullMQ since the lock is gone) so no stray events go out and the job is
+   * picked up again at once.
+   */
+  async function onLockLost(w: Worker, jobId: string): Promise<void> {
+    const token = tokens.get(jobId);
+    if (token === undefined) return;
+    let retaken = false;
+    try {
+      retaken =
+        (await cmd.eval(
+          RETAKE_LOCK,
+          3,
+          `${w.toKey(jobId)}:lock`,
+          w.keys.active,
+          w.keys.stalled,
+          token,
+          String(lockMs),
+          jobId,
+        )) === 1;
+    } catch (e) {
+      // Redis away: the lock renewal will fail again and bring us back here.
+      log('job lock not retaken', {
+        worker: id,
+        job: jobId,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return;
+    }
+    if (retaken) {
+      log('job lock retaken', { worker: id, job: jobId });
+    } else if (tokens.get(jobId) === token) {
+      log('job lock lost', { worker: id, job: jobId });
+      w.cancelJob(jobId, 'lock lost');
+    }
+  }
 
   sub.on('message', (channel: string, jobId: string) => {
     if (channel !== keys.cancel) return;

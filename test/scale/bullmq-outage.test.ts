@@ -1,29 +1,15 @@
 // A client waiting for a job never hangs on a Redis outage: after outageMs it gets a 503, and new
 // work is refused with a 503 at once. Its own redis-server, since this test stops it.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { test } from 'node:test';
 import { ImagineError } from '../../src/errors.ts';
 import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, WORKER_REDIS_OPTIONS } from '../../src/queue/bullmq-wire.ts';
 import { createQueueWorker } from '../../src/queue/bullmq-worker.ts';
 import type { JobEvent } from '../../src/queue/types.ts';
-import { freshPrefix, startRedis, type TestRedis } from '../support/redis.ts';
+import { fileRedis, freshPrefix } from '../support/redis.ts';
 
-let redis: TestRedis;
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
-
-async function connected(options: typeof API_REDIS_OPTIONS): Promise<Redis> {
-  const r = new Redis(redis.url, options);
-  r.on('error', () => undefined);
-  if (r.status !== 'ready') await new Promise((resolve) => r.once('ready', resolve));
-  return r;
-}
+const redis = fileRedis();
 
 test('Redis gone mid-job: the waiting client gets 503 queue_unavailable, new jobs 503 at once', {
   timeout: 60_000,
@@ -31,7 +17,7 @@ test('Redis gone mid-job: the waiting client gets 503 queue_unavailable, new job
   const prefix = freshPrefix();
   let started = false;
   const worker = createQueueWorker<null, never, null>({
-    url: redis.url,
+    url: redis.server.url,
     prefix,
     lanes: ['m'],
     processor: (job) =>
@@ -41,8 +27,8 @@ test('Redis gone mid-job: the waiting client gets 503 queue_unavailable, new job
       }),
   });
   await worker.ready;
-  const command = await connected(API_REDIS_OPTIONS);
-  const subscriber = await connected(WORKER_REDIS_OPTIONS);
+  const command = await redis.connected(API_REDIS_OPTIONS);
+  const subscriber = await redis.connected(WORKER_REDIS_OPTIONS);
   const q = createBullmqQueue<null, never, null>({
     redis: command,
     subscriber,
@@ -58,7 +44,7 @@ test('Redis gone mid-job: the waiting client gets 503 queue_unavailable, new job
     });
     await q.add({ id: 'waits', lane: 'm', owner: null, data: null });
     while (!started) await new Promise((r) => setTimeout(r, 20));
-    await redis.stop();
+    await redis.server.stop();
     await assert.rejects(
       q.add({ id: 'refused', lane: 'm', owner: null, data: null }),
       (e: unknown) => e instanceof ImagineError && e.status === 503 && e.code === 'queue_unavailable',

@@ -3,28 +3,14 @@
 // workers abandoned with close({ force: true }) stand in for killed ones (their locks lapse the same
 // way); test/scale/faults.test.ts kills real worker processes.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { test } from 'node:test';
 import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, WORKER_REDIS_OPTIONS } from '../../src/queue/bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from '../../src/queue/bullmq-worker.ts';
 import type { JobEvent, Processor } from '../../src/queue/types.ts';
-import { freshPrefix, startRedis, type TestRedis } from '../support/redis.ts';
+import { fileRedis, freshPrefix } from '../support/redis.ts';
 
-let redis: TestRedis;
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
-
-async function connected(options: typeof API_REDIS_OPTIONS): Promise<Redis> {
-  const r = new Redis(redis.url, options);
-  r.on('error', () => undefined);
-  if (r.status !== 'ready') await new Promise((resolve) => r.once('ready', resolve));
-  return r;
-}
+const redis = fileRedis();
 
 async function until(predicate: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
@@ -49,15 +35,15 @@ test('a job whose worker dies is retried elsewhere, at most twice; then it fails
       });
   const worker = (name: string) =>
     createQueueWorker<null, never, string>({
-      url: redis.url,
+      url: redis.server.url,
       prefix,
       lanes: ['m'],
       processor: hang(name),
       lockMs: 800,
       stalledIntervalMs: 500,
     });
-  const command = await connected(API_REDIS_OPTIONS);
-  const subscriber = await connected(WORKER_REDIS_OPTIONS);
+  const command = await redis.connected(API_REDIS_OPTIONS);
+  const subscriber = await redis.connected(WORKER_REDIS_OPTIONS);
   const q = createBullmqQueue<null, never, string>({ redis: command, subscriber, prefix, reconcileMs: 200 });
   const live: QueueWorker[] = [];
   try {
@@ -88,6 +74,51 @@ test('a job whose worker dies is retried elsewhere, at most twice; then it fails
   } finally {
     await q.close();
     await Promise.all(live.map((w) => w.close({ force: true })));
+    command.disconnect();
+    subscriber.disconnect();
+  }
+});
+
+test('a live worker late renewing its lock keeps its job: run once, delivered once', {
+  timeout: 60_000,
+}, async () => {
+  const prefix = freshPrefix();
+  let starts = 0;
+  // A starved machine, in small: the event loop stops for longer than the whole lock.
+  const w = createQueueWorker<null, never, string>({
+    url: redis.server.url,
+    prefix,
+    lanes: ['m'],
+    lockMs: 1000,
+    stalledIntervalMs: 30_000,
+    processor: async () => {
+      starts++;
+      await new Promise((r) => setTimeout(r, 300));
+      const end = Date.now() + 1600;
+      while (Date.now() < end) {
+        // busy: no timer, no lock renewal
+      }
+      await new Promise((r) => setTimeout(r, 600));
+      return 'picture';
+    },
+  });
+  const command = await redis.connected(API_REDIS_OPTIONS);
+  const subscriber = await redis.connected(WORKER_REDIS_OPTIONS);
+  const q = createBullmqQueue<null, never, string>({ redis: command, subscriber, prefix, reconcileMs: 200 });
+  try {
+    await w.ready;
+    const events: JobEvent<never, string>[] = [];
+    q.subscribe('slow-job', (e) => events.push(e));
+    await q.add({ id: 'slow-job', lane: 'm', owner: null, data: null });
+    // Before the fix the lapsed lock made its completion fail and the job waited for a stalled check.
+    const types = () => events.map((e) => e.type).filter((t) => t !== 'queued');
+    await until(() => types().length >= 2, 15_000);
+    assert.deepEqual(types(), ['started', 'succeeded']);
+    assert.equal(starts, 1);
+    assert.equal((await q.get('slow-job'))?.state, 'succeeded');
+  } finally {
+    await q.close();
+    await w.close({ force: true });
     command.disconnect();
     subscriber.disconnect();
   }

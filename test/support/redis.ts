@@ -2,7 +2,8 @@
 // restartable on the same port to test reconnection. Missing redis-server fails with what to install.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import { after, before } from 'node:test';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export interface TestRedis {
   url: string;
@@ -81,4 +82,37 @@ export async function startRedis(): Promise<TestRedis> {
   }
   await start();
   return { url, port, stop, start };
+}
+
+export interface FileRedis {
+  /** The server (started in the file's `before`). */
+  readonly server: TestRedis;
+  /** A connection to it with these options, once ready (errors ignored: tests stop the server). */
+  connected(options: RedisOptions): Promise<Redis>;
+}
+
+/** A redis-server of the test file's own: started before its tests, stopped after them. */
+export function fileRedis(): FileRedis {
+  let server: TestRedis | undefined;
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const started = () => {
+    if (!server) throw new Error('redis-server is started in before()');
+    return server;
+  };
+  return {
+    get server() {
+      return started();
+    },
+    async connected(options) {
+      const r = new Redis(started().url, options);
+      r.on('error', () => undefined);
+      if (r.status !== 'ready') await new Promise((resolve) => r.once('ready', resolve));
+      return r;
+    },
+  };
 }

@@ -1,12 +1,12 @@
 // `imagine serve` as a process (flags, env keys, the no-keys warning, SIGTERM drain and exit) and
 // the request log: one JSON line per request with id, model, status and duration, never a key.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
+import { spawnServe } from '../support/serve-process.ts';
 import { startTestServer, tinyBody } from '../support/server.ts';
 
 const KEY = 'sk-never-log-me-123';
@@ -16,44 +16,12 @@ describe('imagine serve', kitTestOptions(), () => {
     const root = mkdtempSync(join(tmpdir(), 'imagine-serve-'));
     mkdirSync(join(root, 'models'));
     symlinkSync(kitPath('tiny-sd'), join(root, 'models', 'tiny-sd'), 'dir');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'serve',
-        '--host',
-        '0.0.0.0',
-        '--port',
-        '0',
-        '--models-dir',
-        join(root, 'models'),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IMAGINE_API_KEYS: '' } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const serve = spawnServe(['--host', '0.0.0.0', '--port', '0', '--models-dir', join(root, 'models')]);
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no start line\n${stdout}\n${stderr}`)), 20_000);
-        const poll = setInterval(() => {
-          const m = /"url":"http:\/\/0\.0\.0\.0:(\d+)"/.exec(stdout);
-          if (m) {
-            clearInterval(poll);
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        }, 20);
-      });
-      assert.match(stderr, /WARNING: listening on 0\.0\.0\.0 with NO API KEYS/);
+      const url = await serve.started(20_000);
+      const port = Number(/^http:\/\/0\.0\.0\.0:(\d+)/.exec(url ?? '')?.[1]);
+      assert.ok(port > 0, `no start line on 0.0.0.0\n${serve.stdout}\n${serve.stderr}`);
+      assert.match(serve.stderr, /WARNING: listening on 0\.0\.0\.0 with NO API KEYS/);
       const base = `http://127.0.0.1:${port}`;
       assert.equal((await fetch(`${base}/health`)).status, 200);
       const res = await fetch(`${base}/v1/images/generations`, {
@@ -62,11 +30,11 @@ describe('imagine serve', kitTestOptions(), () => {
         body: JSON.stringify(tinyBody({ steps: 1, response_format: 'b64_json' })),
       });
       assert.equal(res.status, 200);
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
-      assert.match(stdout, /shut down/);
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exited, 0);
+      assert.match(serve.stdout, /shut down/);
     } finally {
-      child.kill('SIGKILL');
+      serve.child.kill('SIGKILL');
       rmSync(root, { recursive: true, force: true });
     }
   });

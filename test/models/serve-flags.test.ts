@@ -3,11 +3,11 @@
 // threads are accepted, a central models config gives aliases, and a bad one stops the start
 // with one line naming the file and field.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { spawnServe } from '../support/serve-process.ts';
 import { writeSyntheticModel } from '../support/synthetic-model.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'imagine-serve-flags-'));
@@ -27,41 +27,15 @@ interface Run {
 
 /** Starts serve; when it prints its start line, runs `whileUp` against it, then SIGTERMs it. */
 async function serve(args: string[], whileUp?: (url: string) => Promise<void>): Promise<Run> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--models-dir', modelsDir, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IMAGINE_API_KEYS: '' } },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const started = new Promise<string | null>((resolve) => {
-    const poll = setInterval(() => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(stdout);
-      if (m) {
-        clearInterval(poll);
-        resolve(m[1]);
-      }
-    }, 20);
-    void exited.then(() => {
-      clearInterval(poll);
-      resolve(null);
-    });
-  });
-  const url = await started;
+  const p = spawnServe(['--port', '0', '--models-dir', modelsDir, ...args]);
+  const url = await p.started();
   try {
     if (url && whileUp) await whileUp(url);
   } finally {
-    if (url) child.kill('SIGTERM');
+    if (url) p.child.kill('SIGTERM');
   }
-  const code = await exited;
-  return { stdout, stderr, code, url };
+  const code = await p.exited;
+  return { stdout: p.stdout, stderr: p.stderr, code, url };
 }
 
 function logLines(stdout: string): Array<Record<string, unknown>> {

@@ -11,6 +11,7 @@ import type { ImagesResponse } from '../../src/api/generation.ts';
 import type { ModelList } from '../../src/api/models.ts';
 import { type FakeMjProxy, startFakeMjProxy } from '../support/fake-mj-proxy.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
+import { spawnServe } from '../support/serve-process.ts';
 import { SECRET } from './support.ts';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--log-level', 'info'];
@@ -85,30 +86,14 @@ describe('imagine serve --relay-config', kitTestOptions(), () => {
         ],
       }),
     );
-    const child = spawn(process.execPath, [...CLI, '--models-dir', join(root, 'models')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, IMAGINE_RELAY_CONFIG: file, CLI_MJ_SECRET: SECRET, IMAGINE_API_KEYS: '' },
+    const serve = spawnServe(['--port', '0', '--log-level', 'info', '--models-dir', join(root, 'models')], {
+      IMAGINE_RELAY_CONFIG: file,
+      CLI_MJ_SECRET: SECRET,
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no start line\n${out}`)), 30_000);
-        const poll = setInterval(() => {
-          const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out);
-          if (m) {
-            clearInterval(poll);
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        }, 20);
-      });
+      const url = await serve.started(30_000);
+      const port = Number(/^http:\/\/127\.0\.0\.1:(\d+)/.exec(url ?? '')?.[1]);
+      assert.ok(port > 0, `no start line\n${serve.stdout}\n${serve.stderr}`);
       const base = `http://127.0.0.1:${port}`;
       const list = (await (await fetch(`${base}/v1/models`)).json()) as ModelList;
       assert.deepEqual(
@@ -123,13 +108,14 @@ describe('imagine serve --relay-config', kitTestOptions(), () => {
       const body = (await res.json()) as ImagesResponse;
       assert.equal(res.status, 200, JSON.stringify(body));
       assert.match(body.imagine.midjourney?.task_id ?? '', /^mj1:/);
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exited, 0);
+      const out = serve.stdout + serve.stderr;
       assert.match(out, /"midjourney":\[\{"name":"mj1","models":\["midjourney"\]\}\]/);
       assert.ok(!out.includes(SECRET), 'the secret is not logged');
       assert.ok(!out.includes(fake.baseUrl), "the upstream's address is not logged");
     } finally {
-      child.kill('SIGKILL');
+      serve.child.kill('SIGKILL');
     }
   });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshPrefix, startRedis, type TestRedis } from '../support/redis.ts';
+import { sseBlocks } from '../support/sse.ts';
 import { writeSyntheticModel } from '../support/synthetic-model.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -209,31 +210,14 @@ export function followStream(res: Response): {
   done: Promise<SseEvent[]>;
 } {
   const events: SseEvent[] = [];
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buf = '';
   const done = (async () => {
-    for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch {
-        break;
-      }
-      if (chunk.done) break;
-      buf += decoder.decode(chunk.value, { stream: true });
-      let i = buf.indexOf('\n\n');
-      while (i >= 0) {
-        const data = buf
-          .slice(0, i)
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trim())
-          .join('\n');
-        buf = buf.slice(i + 2);
-        if (data) events.push(JSON.parse(data) as SseEvent);
-        i = buf.indexOf('\n\n');
-      }
+    for await (const block of sseBlocks(res)) {
+      const data = block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+        .join('\n');
+      if (data) events.push(JSON.parse(data) as SseEvent);
     }
     return events;
   })();

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config.ts';
 import { createServer, type ImagineServer, type ServerOverrides } from '../../src/http/server.ts';
 import { kitPath } from './kit.ts';
+import { sseBlocks } from './sse.ts';
 
 export interface TestServer {
   server: ImagineServer;
@@ -103,40 +104,19 @@ export async function readSse(
 ): Promise<{ messages: SseMessage[]; comments: string[] }> {
   const messages: SseMessage[] = [];
   const comments: string[] = [];
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buf = '';
-  for (;;) {
-    let chunk: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      // The client side aborted: what was read so far is the answer.
-      break;
+  for await (const block of sseBlocks(res)) {
+    let event: string | null = null;
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) comments.push(line.slice(1).trim());
+      else if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).trim());
     }
-    const { value, done } = chunk;
-    if (done) break;
-    buf += decoder.decode(value, { stream: true });
-    let i = buf.indexOf('\n\n');
-    while (i >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      let event: string | null = null;
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) comments.push(line.slice(1).trim());
-        else if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).trim());
-      }
-      if (event !== null || data.length > 0) {
-        const m = { event, data: data.join('\n') };
-        messages.push(m);
-        if (stopWhen(m)) {
-          await reader.cancel();
-          return { messages, comments };
-        }
-      }
-      i = buf.indexOf('\n\n');
+    if (event !== null || data.length > 0) {
+      const m = { event, data: data.join('\n') };
+      messages.push(m);
+      // Leaving the loop cancels the body.
+      if (stopWhen(m)) break;
     }
   }
   return { messages, comments };

@@ -179,6 +179,10 @@ class UNet(nn.Module):
         super().__init__()
         c1, c2, c3 = ch
         self.temb = nn.Sequential(nn.Linear(128, temb), nn.SiLU(), nn.Linear(temb, temb))
+        # The text encoder is bidirectional, so its first (start-of-text) token can summarise the
+        # caption; adding it to the time embedding gives colours and layout a direct path into
+        # every ResBlock, which cross-attention alone learned too slowly.
+        self.pool = nn.Sequential(nn.Linear(ctx, temb), nn.SiLU(), nn.Linear(temb, temb))
         self.inp = nn.Conv2d(4 + 2, c1, 3, padding=1)
         self.d1, self.a1 = ResBlock(c1, c1, temb), SelfCrossAttention(c1, ctx, self_attn=False)
         self.down1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
@@ -192,7 +196,7 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, sample, timestep, encoder_hidden_states):
-        t = self.temb(timestep_embedding(timestep, 128))
+        t = self.temb(timestep_embedding(timestep, 128)) + self.pool(encoder_hidden_states[:, 0])
         # Captions are short: attend to BOS, up to 30 words and EOS only (3x cheaper than all 77).
         ctx = encoder_hidden_states[:, :CTX_TOKENS]
         h = self.inp(torch.cat([sample, coords(sample)], dim=1))

@@ -185,9 +185,9 @@ def _object_phrase(obj, rng, keep):
 def _background_phrase(bg, rng):
     c = bg['colours']
     if bg['kind'] == 'solid':
-        return rng.choice([f'a {c[0]} background', f'a plain {c[0]} background', f'{c[0]}'])
+        return rng.choice([f'{_article(c[0])} {c[0]} background', f'a plain {c[0]} background', f'{c[0]}'])
     if bg['kind'] == 'gradient':
-        return rng.choice([f'a gradient from {c[0]} to {c[1]}', f'a {c[0]} to {c[1]} gradient'])
+        return rng.choice([f'a gradient from {c[0]} to {c[1]}', f'{_article(c[0])} {c[0]} to {c[1]} gradient'])
     return rng.choice([f'{c[0]} and {c[1]} stripes', f'a background of {c[0]} and {c[1]} stripes'])
 
 
@@ -215,7 +215,7 @@ def caption(scene, rng):
     if style == 1:
         return f'{things} against {bgp}'
     if style == 2:
-        bgn = bgp if bgp.startswith(('a ', 'an ')) else f'a {bgp} background' if bg_solid(scene) else bgp
+        bgn = bgp if bgp.startswith(('a ', 'an ')) else f'{_article(bgp)} {bgp} background' if bg_solid(scene) else bgp
         return f'{bgn} with {things}'
     if style == 3:
         return f'on {bgp}, {things}'
@@ -229,7 +229,7 @@ def bg_solid(scene):
 def colour_only_caption(scene, rng):
     """Rare short captions ("red", "a red shape") that teach what a colour word alone means."""
     c = scene['objects'][0]['colour']
-    return rng.choice([c, f'a {c} shape', f'something {c}'])
+    return rng.choice([c, f'{_article(c)} {c} shape', f'something {c}'])
 
 
 ALL_WORDS = sorted(

@@ -208,3 +208,19 @@ class UNet(nn.Module):
         h = F.interpolate(h, size=s1.shape[2:], mode='nearest')
         h = self.ua1(self.u1(torch.cat([h, s1], 1), t), ctx)
         return self.out(h)
+
+
+def frozen(module):
+    """The module in eval mode with no gradients: the VAE once trained (or reloaded)."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def load_checkpoint(path, vocab_size):
+    """(vae, text encoder, unet, checkpoint dict) from a file train.py saved."""
+    ck = torch.load(path)
+    vae, te, unet = VAE(), TextEncoder(vocab_size), UNet()
+    vae.load_state_dict(ck['vae']), te.load_state_dict(ck['te']), unet.load_state_dict(ck['unet'])
+    return vae, te, unet, ck

@@ -22,11 +22,9 @@ import vocab as vocab_mod  # noqa: E402
 @torch.no_grad()
 def main(path):
     torch.set_num_threads(1)
-    ck = torch.load(path)
     vocab, merges = vocab_mod.build(scenes.ALL_WORDS)
     tok = vocab_mod.Tokenizer(vocab, merges)
-    vae, te, unet = models.VAE(), models.TextEncoder(len(vocab)), models.UNet()
-    vae.load_state_dict(ck['vae']), te.load_state_dict(ck['te']), unet.load_state_dict(ck['unet'])
+    vae, te, unet, ck = models.load_checkpoint(path, len(vocab))
     rng = random.Random(99)
     scene_list = [scenes.sample_scene(rng) for _ in range(64)]
     x = torch.from_numpy(np.stack([scenes.render(s) for s in scene_list])).permute(0, 3, 1, 2).float() / 127.5 - 1

@@ -82,10 +82,7 @@ def train_vae(images, steps, rng):
         opt.step()
         if step % 100 == 0 or step == steps - 1:
             log(f'vae {step}/{steps} rec {rec.item():.4f} kl {kl.item():.2f}')
-    vae.eval()
-    for p in vae.parameters():
-        p.requires_grad_(False)
-    return vae
+    return models.frozen(vae)
 
 
 @torch.no_grad()
@@ -258,9 +255,7 @@ def main():
     log(f'tokenizer: {len(vocab)} entries, {len(merges)} merges')
 
     if args.export_only:
-        ck = torch.load(args.checkpoint)
-        vae, te, unet = models.VAE(), models.TextEncoder(len(vocab)), models.UNet()
-        vae.load_state_dict(ck['vae']), te.load_state_dict(ck['te']), unet.load_state_dict(ck['unet'])
+        vae, te, unet, ck = models.load_checkpoint(args.checkpoint, len(vocab))
         scale = ck['scale']
         log(f"loaded {args.checkpoint} ({ck['unet_steps']} UNet steps)")
     else:
@@ -274,9 +269,7 @@ def main():
                 sys.exit(f'{args.checkpoint}.vae was trained with {vck.get("key")}, not {vae_key}')
             vae = models.VAE()
             vae.load_state_dict(vck['vae'])
-            vae.eval()
-            for p in vae.parameters():
-                p.requires_grad_(False)
+            models.frozen(vae)
             log(f'reused the VAE from {args.checkpoint}.vae')
         else:
             vae = train_vae(images, args.vae_steps, rng)

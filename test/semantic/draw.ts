@@ -25,7 +25,7 @@ export interface DrawScene {
   size?: number;
 }
 
-const HALF: Record<SizeName, number> = { small: 10, large: 20 };
+const HALF: Record<SizeName, number> = { small: 12, large: 20 };
 const SS = 4;
 
 function inStar(px: number, py: number, cx: number, cy: number, outer: number, inner: number): boolean {

@@ -35,38 +35,45 @@ class ResBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """[B,3,H,W] in [-1,1] -> mean and log-variance [B,4,H/8,W/8]."""
+    """[B,3,H,W] in [-1,1] -> mean and log-variance [B,4,H/8,W/8]. A residual block at every
+    resolution: the first encoder (strided convs only) lost the points of small stars."""
 
-    def __init__(self):
+    def __init__(self, ch=(32, 64, 128)):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 32, 4, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(64, 96, 3, stride=2, padding=1),
-        )
-        self.res = ResBlock(96, 96)
-        self.out = nn.Sequential(norm(96), nn.SiLU(), nn.Conv2d(96, 8, 3, padding=1))
+        layers, cin = [], 3
+        for c in ch:
+            layers += [nn.Conv2d(cin, c, 4, stride=2, padding=1), ResBlock(c, c)]
+            cin = c
+        self.net = nn.Sequential(*layers, norm(cin), nn.SiLU(), nn.Conv2d(cin, 8, 3, padding=1))
 
     def forward(self, x):
-        h = self.out(self.res(self.net(x)))
+        h = self.net(x)
         return h[:, :4], h[:, 4:]
 
 
 class Decoder(nn.Module):
-    """[B,4,h,w] (unscaled latent) -> image [B,3,8h,8w] in about [-1,1]."""
+    """[B,4,h,w] (unscaled latent) -> image [B,3,8h,8w] in about [-1,1]. Most of the capacity sits
+    at the latent and 2x resolutions, where the shape of an object is decided; the last two
+    upsamplings only draw its edges."""
 
     def __init__(self):
         super().__init__()
-        self.inp = nn.Conv2d(4, 96, 3, padding=1)
-        self.res1, self.res2 = ResBlock(96, 96), ResBlock(96, 96)
-        self.up = nn.ModuleList([nn.Conv2d(96, 64, 3, padding=1), nn.Conv2d(64, 48, 3, padding=1), nn.Conv2d(48, 24, 3, padding=1)])
+        self.inp = nn.Conv2d(4, 128, 3, padding=1)
+        self.res = nn.Sequential(ResBlock(128, 128), ResBlock(128, 128))
+        self.up1, self.res1 = nn.Conv2d(128, 96, 3, padding=1), ResBlock(96, 96)
+        self.up2, self.up3 = nn.Conv2d(96, 48, 3, padding=1), nn.Conv2d(48, 24, 3, padding=1)
         self.out = nn.Conv2d(24, 3, 3, padding=1)
 
     def forward(self, z):
-        h = self.res2(self.res1(self.inp(z)))
-        for conv in self.up:
-            h = F.silu(conv(F.interpolate(h, scale_factor=2.0, mode='nearest')))
+        h = self.res(self.inp(z))
+        h = self.res1(self.up1(_up(h)))
+        h = F.silu(self.up2(_up(h)))
+        h = F.silu(self.up3(_up(h)))
         return self.out(h)
+
+
+def _up(h):
+    return F.interpolate(h, scale_factor=2.0, mode='nearest')
 
 
 class VAE(nn.Module):
@@ -134,7 +141,8 @@ class SelfCrossAttention(nn.Module):
 
     def __init__(self, ch, ctx, heads=4, self_attn=True):
         super().__init__()
-        self.n1, self.n2 = nn.LayerNorm(ch), nn.LayerNorm(ch)
+        self.n1 = nn.LayerNorm(ch) if self_attn else None
+        self.n2 = nn.LayerNorm(ch)
         self.self_attn = Attention(ch, heads=heads) if self_attn else None
         self.cross = Attention(ch, ctx, heads)
         self.n3 = nn.LayerNorm(ch)

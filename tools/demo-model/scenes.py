@@ -25,7 +25,7 @@ PALETTE = {
 }
 COLOURS = list(PALETTE)
 SHAPES = ['circle', 'square', 'triangle', 'star', 'ring']
-SIZES = {'small': 10.0, 'large': 20.0}  # half extent in pixels
+SIZES = {'small': 12.0, 'large': 20.0}  # half extent in pixels (small was 10: the VAE lost the points of small stars)
 POSITIONS = {
     'centre': (0.5, 0.5),
     'left': (0.2, 0.5),

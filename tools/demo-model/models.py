@@ -124,7 +124,12 @@ class TextEncoder(nn.Module):
 
     def __init__(self, vocab_size, dim=128, layers=3, heads=4, length=77):
         super().__init__()
+        # Both at CLIP's scale (std 0.02). torch's default N(0, 1) token embeddings were 20-30x
+        # the position embeddings even after training, which left the encoder nearly a bag of
+        # words: "a red circle on a blue background" and "a blue circle on a red background"
+        # came out alike, and the UNet drew a purple blend of both.
         self.tok = nn.Embedding(vocab_size, dim)
+        nn.init.normal_(self.tok.weight, std=0.02)
         self.pos = nn.Parameter(torch.randn(1, length, dim) * 0.02)
         self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(layers)])
         self.ln = nn.LayerNorm(dim)

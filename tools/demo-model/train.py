@@ -220,7 +220,7 @@ class Ema:
 LR = 6e-4
 
 
-def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, seed, ckpt_path, base_ckpt):
+def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, seed, ckpt_path, base_ckpt, offset):
     """Text encoder + UNet jointly, epsilon prediction; rank 0 keeps the averaged weights and
     saves them every 250 steps."""
     join(rank, world, rendezvous)
@@ -260,7 +260,12 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
         z0 = latents[idx]
         # Half the timesteps from the noisier half of the schedule, where the caption decides.
         t = torch.from_numpy(np.where(rng.random(batch) < 0.5, rng.integers(0, 1000, batch), rng.integers(500, 1000, batch)))
-        eps = torch.randn_like(z0)
+        # Offset noise (Guttenberg 2023): a random constant per channel on top of the Gaussian
+        # noise. SD's schedule leaves the noisiest x_t holding the latent's mean, which for these
+        # flat pictures is the background colour; without the offset the UNet learned to read the
+        # background from the noise, and sampling, which starts from pure noise, took its colours
+        # from the seed instead of the caption.
+        eps = torch.randn_like(z0) + offset * torch.randn(batch, z0.shape[1], 1, 1)
         a = ac[t][:, None, None, None]
         xt = a.sqrt() * z0 + (1 - a).sqrt() * eps
         ctx = te(ids)
@@ -284,7 +289,7 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
             log(f'unet {step}/{steps} loss {running:.4f} text facts {running_aux:.4f}')
         if (step + 1) % 250 == 0 or step == steps - 1:
             te_state, unet_state = ema.state_dicts()
-            torch.save({**base_ckpt, 'te': te_state, 'unet': unet_state, 'unet_steps': step + 1}, ckpt_path)
+            torch.save({**base_ckpt, 'te': te_state, 'unet': unet_state, 'unet_steps': step + 1, 'offset_noise': offset}, ckpt_path)
             log(f'checkpoint after {step + 1} UNet steps -> {ckpt_path}')
     leave(world)
 
@@ -309,6 +314,7 @@ def main():
     ap.add_argument('--vae-steps', type=int, default=4000)
     ap.add_argument('--unet-steps', type=int, default=3000)
     ap.add_argument('--batch', type=int, default=48)
+    ap.add_argument('--offset-noise', type=float, default=0.15, help='std of the per-channel constant added to the training noise')
     ap.add_argument('--threads', type=int, default=1, help='threads for drawing, encoding and export; 1 is fastest on a shared machine: OpenMP barriers stall when another process holds a core')
     ap.add_argument('--procs', type=int, default=2, help='training processes, one thread each, sharing every batch (part of the recipe: each process draws its own scenes and noise)')
     ap.add_argument('--grid', default=os.path.join(HERE, 'samples-grid.png'), help='"" for no grid')
@@ -344,7 +350,15 @@ def main():
         vae.load_state_dict(vck['vae'])
         models.frozen(vae)
         log(f'VAE from {vae_path}')
-        latents = encode_all(vae, images)
+        # Encoding 12000 pictures takes minutes on one thread: use every process's core, and keep
+        # the result beside the VAE for --reuse-vae.
+        if args.reuse_vae and os.path.exists(f'{vae_path}.latents'):
+            latents = torch.load(f'{vae_path}.latents')
+        else:
+            torch.set_num_threads(max(args.threads, args.procs))
+            latents = encode_all(vae, images)
+            torch.set_num_threads(args.threads)
+            torch.save(latents, f'{vae_path}.latents')
         scale = float(1.0 / latents.std())
         with torch.no_grad():
             rec = vae.decoder(latents[:64])
@@ -353,14 +367,14 @@ def main():
 
         # The UNet stage has its own seeds, so reusing a saved VAE gives the same weights as a full run.
         base = {'vae': vae.state_dict(), 'scale': scale}
-        uargs = (latents * scale, scene_list, tok, args.unet_steps, args.batch, args.seed + 1, args.checkpoint, base)
+        uargs = (latents * scale, scene_list, tok, args.unet_steps, args.batch, args.seed + 1, args.checkpoint, base, args.offset_noise)
         in_processes(train_unet, args.procs, f'{args.checkpoint}.rendezvous', *uargs)
         vae, te, unet, ck = models.load_checkpoint(args.checkpoint, len(vocab))
 
     for m in (vae, te, unet):
         m.eval()
     steps = ck['unet_steps']
-    info = {'trained_on': 'synthetic scenes', 'unet_steps': steps, 'held_out_pairs': sorted(' '.join(p) for p in scenes.HELD_OUT)}
+    info = {'trained_on': 'synthetic scenes', 'unet_steps': steps, 'offset_noise': ck.get('offset_noise', 0.0), 'held_out_pairs': sorted(' '.join(p) for p in scenes.HELD_OUT)}
     export.export_all(args.out, vae, te, unet, vocab, merges, scale, info)
     log(f'exported ONNX to {args.out}')
     if args.grid:

@@ -16,10 +16,13 @@ import { judge, type PictureResult, report, tally } from './score.ts';
 const TARGET = 0.9;
 
 /**
- * The shipped weights do not meet the issue's targets yet (issue 4 stays open): these checks run
- * and print their scores, reported as TODO rather than failing the suite. Remove once they pass.
+ * Checks the shipped weights do not pass yet (issue 4 stays open while any is listed): they run
+ * and print their scores, reported as TODO rather than failing the suite. Remove a key once its
+ * check passes.
  */
-const BELOW_TARGET = { todo: 'issue 4: imagine-demo is undertrained (see tools/demo-model/README.md)' };
+const NOT_YET = new Set<string>(['score', 'negative', ...SAMPLER_NAMES]);
+const belowTarget = (key: string) =>
+  NOT_YET.has(key) ? { todo: 'issue 4: imagine-demo is undertrained (see tools/demo-model/README.md)' } : {};
 
 /** What the server uses when a request names only the prompt: the model's own defaults. */
 function defaultsOf(p: Pipeline): Omit<GenerateRequest, 'prompt' | 'seed' | 'n'> {
@@ -38,7 +41,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
     await pipeline?.dispose();
   });
 
-  test(`prompts over ${SEEDS.length} seeds reach ${TARGET * 100}%`, BELOW_TARGET, async () => {
+  test(`prompts over ${SEEDS.length} seeds reach ${TARGET * 100}%`, belowTarget('score'), async () => {
     const results: PictureResult[] = [];
     for (const c of CASES) {
       // Image i of a request uses seed + i, so one request covers consecutive seeds.
@@ -53,16 +56,14 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
     assert.ok(s.correct >= TARGET * s.total, lines[0]);
   });
 
-  test('negative prompt "red" keeps "a circle" from being red', BELOW_TARGET, async () => {
+  test('negative prompt "red" keeps "a circle" from being red', belowTarget('negative'), async () => {
     const { prompt, negativePrompt, seeds, minClean } = NEGATIVE_CASE;
-    const out = await pipeline.generate({
-      ...DEFAULTS,
-      prompt,
-      negativePrompt,
-      seed: seeds[0],
-      n: seeds.length,
-    });
-    const found = out.images.map((img) => analyze(img));
+    // One request per seed: a request holds at most four pictures.
+    const found = [];
+    for (const seed of seeds) {
+      const out = await pipeline.generate({ ...DEFAULTS, prompt, negativePrompt, seed, n: 1 });
+      found.push(analyze(out.images[0]));
+    }
     const clean = found.filter(
       (a) => hasObject(a, { shape: 'circle' }) && !hasObject(a, { colour: 'red' }),
     ).length;
@@ -71,7 +72,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
   });
 
   for (const sampler of SAMPLER_NAMES) {
-    test(`${sampler} at the default steps draws "${SAMPLER_CASE.prompt}"`, BELOW_TARGET, async () => {
+    test(`${sampler} at the default steps draws "${SAMPLER_CASE.prompt}"`, belowTarget(sampler), async () => {
       const out = await pipeline.generate({
         ...DEFAULTS,
         sampler,

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import type { RawImage } from '../../src/engine/types.ts';
+import { VaeDecoder } from '../../src/engine/vae.ts';
+import { type HostTensor, loadSession, type ModelSession } from '../../src/runtime/index.ts';
 import { CASES, SEEDS, type SemanticCase } from './cases.ts';
 import { type DrawObject, drawScene } from './draw.ts';
 import { MODEL_DIR } from './model-dir.ts';
@@ -42,33 +43,26 @@ function sceneFor(c: SemanticCase, seed: number): Parameters<typeof drawScene>[0
   return { background, objects };
 }
 
-function toTensor(img: RawImage): ort.Tensor {
+function toTensor(img: RawImage): HostTensor {
   const n = img.width * img.height;
   const x = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) x[k * n + i] = img.data[i * 3 + k] / 127.5 - 1;
-  return new ort.Tensor('float32', x, [1, 3, img.height, img.width]);
-}
-
-function toImage(t: ort.Tensor): RawImage {
-  const [, , h, w] = t.dims;
-  const y = t.data as Float32Array;
-  const data = new Uint8Array(w * h * 3);
-  for (let i = 0; i < w * h; i++)
-    for (let k = 0; k < 3; k++)
-      data[i * 3 + k] = Math.max(0, Math.min(255, Math.round((y[k * w * h + i] / 2 + 0.5) * 255)));
-  return { width: w, height: h, data };
+  return { type: 'float32', data: x, dims: [1, 3, img.height, img.width] };
 }
 
 describe('imagine-demo autoencoder', { skip: !existsSync(MODEL_DIR) && 'model folder missing' }, () => {
-  let enc: ort.InferenceSession;
-  let dec: ort.InferenceSession;
+  let enc: ModelSession;
+  let decSession: ModelSession;
+  let dec: VaeDecoder;
   before(async () => {
-    enc = await ort.InferenceSession.create(join(MODEL_DIR, 'vae_encoder/model.onnx'));
-    dec = await ort.InferenceSession.create(join(MODEL_DIR, 'vae_decoder/model.onnx'));
+    enc = await loadSession(join(MODEL_DIR, 'vae_encoder/model.onnx'));
+    decSession = await loadSession(join(MODEL_DIR, 'vae_decoder/model.onnx'));
+    // The engine's own decoder: it divides by the scaling factor, and the encoder's latent is unscaled.
+    dec = new VaeDecoder(decSession, 1);
   });
   after(async () => {
-    await enc?.release();
-    await dec?.release();
+    await enc?.dispose();
+    await decSession?.dispose();
   });
 
   test('the drawn scenes pass the analysis before the autoencoder', () => {
@@ -80,9 +74,11 @@ describe('imagine-demo autoencoder', { skip: !existsSync(MODEL_DIR) && 'model fo
     const results = [];
     for (const c of CASES) {
       for (const s of SEEDS) {
-        const latent = (await enc.run({ sample: toTensor(drawScene(sceneFor(c, s))) })).latent_sample;
-        const image = (await dec.run({ latent_sample: latent })).sample;
-        results.push(judge(c, s, toImage(image)));
+        const { latent_sample: latent } = await enc.run({ sample: toTensor(drawScene(sceneFor(c, s))) });
+        assert.ok(latent.type === 'float32' && latent.dims.length === 4);
+        const [, channels, h, w] = latent.dims;
+        const image = await dec.decode(latent.data, [channels, h, w]);
+        results.push(judge(c, s, { width: image.width, height: image.height, data: image.rgb }));
       }
     }
     const lines = report(results);

@@ -53,7 +53,8 @@ def log(msg, t0=[time.time()]):
 
 
 def to_tensor(imgs):
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    """uint8 [B,H,W,3] (numpy or torch) -> float [B,3,H,W] in [-1,1]."""
+    return torch.as_tensor(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def lr_at(step, peak, warmup=100):
@@ -128,7 +129,7 @@ def train_vae(rank, world, rendezvous, images, steps, seed, out, key, batch=16, 
             g['lr'] = lr_at(step, peak) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
         idx = torch.from_numpy(rng.integers(0, n, batch // world))
         oy, ox = rng.integers(0, 9, 2) * 8
-        x = images[idx][:, oy:oy + 64, ox:ox + 64].permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = to_tensor(images[idx][:, oy:oy + 64, ox:ox + 64])
         mu, logvar = vae.encoder(x)
         logvar = logvar.clamp(-12, 4)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
@@ -210,11 +211,6 @@ class Ema:
         d = min(self.decay, (1 + step) / (10 + step))
         for s, p in zip(self.shadow, self.params):
             s.mul_(d).add_(p.detach(), alpha=1 - d)
-
-    @torch.no_grad()
-    def copy_to(self):
-        for s, p in zip(self.shadow, self.params):
-            p.copy_(s)
 
 
 LR = 6e-4
@@ -311,8 +307,8 @@ def main():
     ap.add_argument('--out', default='models/imagine-demo')
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--scenes', type=int, default=12000)
-    ap.add_argument('--vae-steps', type=int, default=4000)
-    ap.add_argument('--unet-steps', type=int, default=3000)
+    ap.add_argument('--vae-steps', type=int, default=5000)
+    ap.add_argument('--unet-steps', type=int, default=3500)
     ap.add_argument('--batch', type=int, default=48)
     ap.add_argument('--offset-noise', type=float, default=0.15, help='std of the per-channel constant added to the training noise')
     ap.add_argument('--threads', type=int, default=1, help='threads for drawing, encoding and export; 1 is fastest on a shared machine: OpenMP barriers stall when another process holds a core')
@@ -351,14 +347,13 @@ def main():
         models.frozen(vae)
         log(f'VAE from {vae_path}')
         # Encoding 12000 pictures takes minutes on one thread: use every process's core, and keep
-        # the result beside the VAE for --reuse-vae.
-        if args.reuse_vae and os.path.exists(f'{vae_path}.latents'):
-            latents = torch.load(f'{vae_path}.latents')
-        else:
+        # the result in the VAE's file (under its key) for --reuse-vae.
+        latents = vck.get('latents')
+        if latents is None:
             torch.set_num_threads(max(args.threads, args.procs))
             latents = encode_all(vae, images)
             torch.set_num_threads(args.threads)
-            torch.save(latents, f'{vae_path}.latents')
+            torch.save({**vck, 'latents': latents}, vae_path)
         scale = float(1.0 / latents.std())
         with torch.no_grad():
             rec = vae.decoder(latents[:64])

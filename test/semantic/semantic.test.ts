@@ -32,10 +32,10 @@ function defaultsOf(p: Pipeline): Omit<GenerateRequest, 'prompt' | 'seed' | 'n'>
 
 describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model folder missing' }, () => {
   let pipeline: Pipeline;
-  let DEFAULTS: ReturnType<typeof defaultsOf>;
+  let defaults: ReturnType<typeof defaultsOf>;
   before(async () => {
     pipeline = await loadPipeline(MODEL_DIR);
-    DEFAULTS = defaultsOf(pipeline);
+    defaults = defaultsOf(pipeline);
   });
   after(async () => {
     await pipeline?.dispose();
@@ -45,7 +45,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
     const results: PictureResult[] = [];
     for (const c of CASES) {
       // Image i of a request uses seed + i, so one request covers consecutive seeds.
-      const out = await pipeline.generate({ ...DEFAULTS, prompt: c.prompt, seed: SEEDS[0], n: SEEDS.length });
+      const out = await pipeline.generate({ ...defaults, prompt: c.prompt, seed: SEEDS[0], n: SEEDS.length });
       out.images.forEach((img, i) => {
         results.push(judge(c, SEEDS[0] + i, img));
       });
@@ -61,7 +61,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
     // One request per seed: a request holds at most four pictures.
     const found = [];
     for (const seed of seeds) {
-      const out = await pipeline.generate({ ...DEFAULTS, prompt, negativePrompt, seed, n: 1 });
+      const out = await pipeline.generate({ ...defaults, prompt, negativePrompt, seed, n: 1 });
       found.push(analyze(out.images[0]));
     }
     const clean = found.filter(
@@ -74,7 +74,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
   for (const sampler of SAMPLER_NAMES) {
     test(`${sampler} at the default steps draws "${SAMPLER_CASE.prompt}"`, belowTarget(sampler), async () => {
       const out = await pipeline.generate({
-        ...DEFAULTS,
+        ...defaults,
         sampler,
         prompt: SAMPLER_CASE.prompt,
         seed: 1,

@@ -8,6 +8,8 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
 import { randomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
+import { loadModelsConfig } from '../models/models-config.ts';
+import { createModelRegistry } from '../models/registry.ts';
 import { formatFromPath } from '../output/format.ts';
 
 export const DEFAULT_MODEL = 'imagine-demo';
@@ -15,6 +17,7 @@ export const DEFAULT_MODEL = 'imagine-demo';
 interface GenerateFlags {
   model?: string;
   modelsDir: string;
+  modelsConfig?: string;
   prompt: string;
   negativePrompt?: string;
   sampler?: SamplerName;
@@ -46,18 +49,29 @@ function size(value: string): { width: number; height: number } {
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
-/** A folder path, or a model id under the models directory. */
-export function resolveModelDir(model: string | undefined, modelsDir: string): string {
+/**
+ * A folder path, or a model id or alias under the models directory, named as the server names it
+ * (aliases from the folders' imagine.json and the models config).
+ */
+export function resolveModelDir(model: string | undefined, modelsDir: string, modelsConfig?: string): string {
   const id = model ?? DEFAULT_MODEL;
   if (model && existsSync(join(model, 'model_index.json'))) return resolve(model);
-  const dir = resolve(modelsDir, id);
-  if (!existsSync(dir)) {
+  const settings = loadModelsConfig(
+    modelsConfig ?? process.env.IMAGINE_MODELS_CONFIG ?? null,
+    modelsDir,
+  ).models;
+  const entry = createModelRegistry({
+    modelsDir,
+    settings,
+    load: () => Promise.reject(new Error('resolving names only')),
+  }).get(id);
+  if (!entry) {
     throw errors.invalidParam(
       'model',
-      `model '${id}' not found: no model folder at '${model ?? dir}' nor a model of that id in '${modelsDir}'`,
+      `model '${id}' not found: no model folder at '${model ?? resolve(modelsDir, id)}' nor a model of that id or alias in '${modelsDir}'`,
     );
   }
-  return dir;
+  return resolve(entry.dir);
 }
 
 /** out.png with n = 3 → out-0.png, out-1.png, out-2.png. */
@@ -74,12 +88,16 @@ export function registerGenerate(program: Command): void {
     .description('generate images with a local Stable Diffusion model')
     .option(
       '--model <folder-or-id>',
-      `model folder, or a model id in --models-dir (default: ${DEFAULT_MODEL})`,
+      `model folder, or a model id or alias in --models-dir (default: ${DEFAULT_MODEL})`,
     )
     .option(
       '--models-dir <dir>',
       'where model ids are looked up',
       process.env.IMAGINE_MODELS_DIR ?? './models',
+    )
+    .option(
+      '--models-config <file>',
+      'per-model settings with aliases, as the server reads them (env IMAGINE_MODELS_CONFIG, default <models-dir>/imagine.models.json)',
     )
     .requiredOption('--prompt <text>', 'what to draw (may be empty: unconditional generation)')
     .option('--negative-prompt <text>', 'what to avoid')
@@ -109,7 +127,7 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
   // Loaded on use so that other commands start without onnxruntime and sharp.
   const { loadPipeline } = await import('../engine/pipeline.ts');
   const { encodeImage } = await import('../output/encode.ts');
-  const pipeline = await loadPipeline(resolveModelDir(flags.model, flags.modelsDir));
+  const pipeline = await loadPipeline(resolveModelDir(flags.model, flags.modelsDir, flags.modelsConfig));
   try {
     const info = pipeline.info;
     const steps = flags.steps ?? info.defaults.steps;

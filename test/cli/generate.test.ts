@@ -1,10 +1,11 @@
 // The `imagine generate` contract, driven as other tools drive it: a child process with flags.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { resolveModelDir } from '../../src/cli/generate.ts';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import { decodeImage } from '../../src/output/encode.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
@@ -139,5 +140,40 @@ describe('imagine generate', kitTestOptions(), () => {
     );
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /model '.*nope' not found/);
+  });
+});
+
+describe('imagine generate --model by alias', kitTestOptions(), () => {
+  test('an alias from the models config names the same folder the server would use', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imagine-cli-alias-'));
+    try {
+      const modelsDir = join(dir, 'models');
+      mkdirSync(modelsDir);
+      symlinkSync(kitPath('tiny-sd'), join(modelsDir, 'tiny'));
+      writeFileSync(
+        join(modelsDir, 'imagine.models.json'),
+        JSON.stringify({ models: { tiny: { aliases: ['sketch'] } } }),
+      );
+      assert.equal(resolveModelDir('sketch', modelsDir), resolve(modelsDir, 'tiny'));
+      assert.equal(resolveModelDir('tiny', modelsDir), resolve(modelsDir, 'tiny'));
+      const common = ['--models-dir', modelsDir, '--prompt', 'a red circle', '--steps', '2', '--seed', '5'];
+      const byAlias = imagine('generate', '--model', 'sketch', ...common, '--output', join(dir, 'a.png'));
+      assert.equal(byAlias.code, 0, byAlias.stderr);
+      const byPath = imagine(
+        'generate',
+        '--model',
+        kitPath('tiny-sd'),
+        ...common,
+        '--output',
+        join(dir, 'b.png'),
+      );
+      assert.equal(byPath.code, 0, byPath.stderr);
+      assert.deepEqual(readFileSync(join(dir, 'a.png')), readFileSync(join(dir, 'b.png')));
+      const unknown = imagine('generate', '--model', 'doodle', ...common, '--output', join(dir, 'c.png'));
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /model 'doodle' not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -185,8 +185,31 @@ def coords(x):
 CTX_TOKENS = 32
 
 
+# SD's schedule (scaled_linear betas), as log sigma per integer timestep: the UNet turns its
+# v-prediction into epsilon with it (k-diffusion's log-sigma interpolation for fractional t).
+_BETAS = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+_LOG_SIGMAS = (0.5 * ((1 - torch.cumprod(1 - _BETAS, 0)) / torch.cumprod(1 - _BETAS, 0)).log()).float()
+
+
+def alpha_sigma(t):
+    """sqrt(alpha_bar) and sqrt(1 - alpha_bar) at float timesteps, shaped [B,1,1,1]."""
+    lo = t.float().floor().clamp(0, 998)
+    w = (t.float() - lo).clamp(0, 1)
+    i = lo.long()
+    log_sigma = (1 - w) * _LOG_SIGMAS[i] + w * _LOG_SIGMAS[i + 1]
+    a = torch.rsqrt(1 + torch.exp(2 * log_sigma))
+    return a[:, None, None, None], (a * torch.exp(log_sigma))[:, None, None, None]
+
+
 class UNet(nn.Module):
-    """epsilon(x_t, t, text): two resolutions plus a middle block, attention at every level."""
+    """epsilon(x_t, t, text): two resolutions plus a middle block, attention at every level.
+
+    The network itself predicts v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0 (Salimans & Ho
+    2022) and returns eps = sqrt(alpha_bar) v + sqrt(1 - alpha_bar) x_t, so the exported model is an
+    ordinary epsilon model. At high noise an epsilon network must return nearly its own input and
+    put the picture in a tiny correction, which x0 = (x_t - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar)
+    then amplifies; the v network draws the picture itself there, where the layout is decided.
+    """
 
     def __init__(self, ctx=128, ch=(64, 128, 128), temb=256):
         super().__init__()
@@ -220,7 +243,8 @@ class UNet(nn.Module):
         h = self.ua2(self.u2(torch.cat([h, s2], 1), t), ctx)
         h = F.interpolate(h, size=s1.shape[2:], mode='nearest')
         h = self.ua1(self.u1(torch.cat([h, s1], 1), t), ctx)
-        return self.out(h)
+        a, s = alpha_sigma(timestep)
+        return a * self.out(h) + s * sample
 
 
 def frozen(module):

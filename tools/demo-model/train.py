@@ -3,8 +3,9 @@
   /usr/bin/python3 tools/demo-model/train.py --out models/imagine-demo
 
 Stages: tokenizer -> draw scenes -> VAE (then frozen) -> encode latents -> text encoder + UNet
-(epsilon prediction on SD's scaled_linear schedule, 10% empty captions for CFG) -> ONNX export
--> a 16-sample grid from the trained weights.
+(an epsilon model on SD's scaled_linear schedule that predicts v inside, 10% empty captions for
+CFG; first layout, weighted to the noisy steps, then detail, from --detail-from on) -> ONNX
+export -> a 16-sample grid from the trained weights.
 """
 import argparse
 import math
@@ -57,10 +58,15 @@ def to_tensor(imgs):
     return torch.as_tensor(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def lr_at(step, peak, warmup=100):
-    """Linear warm-up, then constant: the weights after k steps do not depend on the planned total,
-    so a checkpoint taken at step k is exactly what `--unet-steps k` produces."""
-    return peak * min(1.0, (step + 1) / warmup)
+def lr_at(step, peak, warmup=100, total=None, cooldown=0):
+    """Linear warm-up, constant, then (with `cooldown`) a linear decay to zero over the last
+    `cooldown` of `total` steps. Until the decay the weights after k steps do not depend on the
+    planned total, so a checkpoint taken there is exactly what `--unet-steps k` produces, and a
+    cool-down can start from any saved state."""
+    lr = peak * min(1.0, (step + 1) / warmup)
+    if cooldown and step >= total - cooldown:
+        lr *= (total - step) / (cooldown + 1)
+    return lr
 
 
 def in_processes(fn, procs, rendezvous, *args):
@@ -77,6 +83,10 @@ def in_processes(fn, procs, rendezvous, *args):
 
 def join(rank, world, rendezvous):
     torch.set_num_threads(1)
+    # x86 handles denormal floats in microcode, and small weights and activations drift into that
+    # range: a long run's UNet steps slowed from 0.55 to 0.8 s without this, with it they stay at
+    # 0.52-0.6 s.
+    torch.set_flush_denormal(True)
     if world > 1:
         dist.init_process_group('gloo', init_method=f'file://{rendezvous}', rank=rank, world_size=world)
 
@@ -216,9 +226,10 @@ class Ema:
 LR = 6e-4
 
 
-def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, seed, ckpt_path, base_ckpt, offset):
+def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, seed, ckpt_path, base_ckpt, offset, resume, detail_from, detail_cap, cooldown):
     """Text encoder + UNet jointly, epsilon prediction; rank 0 keeps the averaged weights and
-    saves them every 250 steps."""
+    saves them every 250 steps, with the full training state (optimizer, averages, every rank's
+    random generators) so that `resume` continues exactly as an uninterrupted run would."""
     join(rank, world, rendezvous)
     # Every rank builds the same initial weights, then draws its own share of scenes and noise.
     torch.manual_seed(seed)
@@ -244,18 +255,33 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
     # the usual scale.
     w_t = (1 / ac).clamp(max=20.0)
     w_t = w_t / w_t.mean()
+    # Second phase: once captions steer colours and layout, the low-noise steps that draw the
+    # edges get their share back. With the first phase's weights they had about 2% of the
+    # gradient, and the UNet blurred a star into a blob even when denoising from t = 200. Uniform
+    # t and the weight capped at `detail_cap` give them several times more.
+    w_detail = (1 / ac).clamp(max=detail_cap)
+    w_detail = w_detail / w_detail.mean()
     cache = {}
     n = len(latents)
-    running = None
-    for step in range(steps):
+    running = running_aux = None
+    start = 0
+    if resume:
+        start, running, running_aux = restore_state(ckpt_path, rank, te, unet, aux, opt, ema, rng, prng)
+        if rank == 0:
+            log(f'resumed after {start} UNet steps')
+    for step in range(start, steps):
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, LR)
+            g['lr'] = lr_at(step, LR, total=steps, cooldown=cooldown)
         idx = rng.integers(0, n, batch)
         caps, full = zip(*[make_caption(scene_list[i], prng) for i in idx])
         ids = torch.tensor([cache.setdefault(c, tok.encode(c)) for c in caps], dtype=torch.int32)
         z0 = latents[idx]
-        # Half the timesteps from the noisier half of the schedule, where the caption decides.
-        t = torch.from_numpy(np.where(rng.random(batch) < 0.5, rng.integers(0, 1000, batch), rng.integers(500, 1000, batch)))
+        detail = step >= detail_from
+        if detail:
+            t = torch.from_numpy(rng.integers(0, 1000, batch))
+        else:
+            # Half the timesteps from the noisier half of the schedule, where the caption decides.
+            t = torch.from_numpy(np.where(rng.random(batch) < 0.5, rng.integers(0, 1000, batch), rng.integers(500, 1000, batch)))
         # Offset noise (Guttenberg 2023): a random constant per channel on top of the Gaussian
         # noise. SD's schedule leaves the noisiest x_t holding the latent's mean, which for these
         # flat pictures is the background colour; without the offset the UNet learned to read the
@@ -266,7 +292,7 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
         xt = a.sqrt() * z0 + (1 - a).sqrt() * eps
         ctx = te(ids)
         pred = unet(xt, t.float(), ctx)
-        loss = ((pred - eps).pow(2) * w_t[t][:, None, None, None]).mean()
+        loss = ((pred - eps).pow(2) * (w_detail if detail else w_t)[t][:, None, None, None]).mean()
         mask = torch.tensor(full, dtype=torch.float32)[:, None]
         aux_loss = (F.binary_cross_entropy_with_logits(aux(ctx[:, 0]), facts[idx], reduction='none') * mask).mean()
         opt.zero_grad()
@@ -276,18 +302,43 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
         torch.nn.utils.clip_grad_norm_(text_params, 1.0)
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
+        if (step + 1) % 250 == 0 or step == steps - 1:
+            save_rank_state(ckpt_path, rank, step + 1, rng, prng)
         if rank != 0:
             continue
         ema.update(step)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        running_aux = aux_loss.item() if step == 0 else 0.98 * running_aux + 0.02 * aux_loss.item()
+        running_aux = aux_loss.item() if running_aux is None else 0.98 * running_aux + 0.02 * aux_loss.item()
         if step % 100 == 0 or step == steps - 1:
             log(f'unet {step}/{steps} loss {running:.4f} text facts {running_aux:.4f}')
         if (step + 1) % 250 == 0 or step == steps - 1:
             te_state, unet_state = ema.state_dicts()
             torch.save({**base_ckpt, 'te': te_state, 'unet': unet_state, 'unet_steps': step + 1, 'offset_noise': offset}, ckpt_path)
+            torch.save({'step': step + 1, 'te': te.state_dict(), 'unet': unet.state_dict(), 'aux': aux.state_dict(), 'opt': opt.state_dict(),
+                        'ema': ema.shadow, 'running': (running, running_aux)}, f'{ckpt_path}.state')
             log(f'checkpoint after {step + 1} UNet steps -> {ckpt_path}')
     leave(world)
+
+
+def save_rank_state(ckpt_path, rank, step, rng, prng):
+    torch.save({'step': step, 'torch': torch.get_rng_state(), 'numpy': rng.bit_generator.state, 'python': prng.getstate()}, f'{ckpt_path}.rng{rank}')
+
+
+def restore_state(ckpt_path, rank, te, unet, aux, opt, ema, rng, prng):
+    """Loads what save_rank_state and rank 0 saved; returns (step, running losses)."""
+    st = torch.load(f'{ckpt_path}.state')
+    r = torch.load(f'{ckpt_path}.rng{rank}')
+    if r['step'] != st['step']:
+        sys.exit(f'{ckpt_path}: rank {rank} saved step {r["step"]}, the weights step {st["step"]}')
+    te.load_state_dict(st['te']), unet.load_state_dict(st['unet']), aux.load_state_dict(st['aux'])
+    opt.load_state_dict(st['opt'])
+    if ema is not None:
+        for s, v in zip(ema.shadow, st['ema']):
+            s.copy_(v)
+    torch.set_rng_state(r['torch'])
+    rng.bit_generator.state = r['numpy']
+    prng.setstate(r['python'])
+    return st['step'], *st['running']
 
 
 @torch.no_grad()
@@ -308,14 +359,18 @@ def main():
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--scenes', type=int, default=12000)
     ap.add_argument('--vae-steps', type=int, default=5000)
-    ap.add_argument('--unet-steps', type=int, default=3500)
+    ap.add_argument('--unet-steps', type=int, default=10000)
     ap.add_argument('--batch', type=int, default=48)
+    ap.add_argument('--detail-from', type=int, default=3250, help='UNet step where the second phase (uniform timesteps, low-noise weight back) starts')
+    ap.add_argument('--cooldown', type=int, default=1000, help='last UNet steps over which the learning rate decays linearly to zero')
+    ap.add_argument('--detail-cap', type=float, default=5.0, help='cap of the 1/alpha_bar timestep weight in the second phase')
     ap.add_argument('--offset-noise', type=float, default=0.15, help='std of the per-channel constant added to the training noise')
     ap.add_argument('--threads', type=int, default=1, help='threads for drawing, encoding and export; 1 is fastest on a shared machine: OpenMP barriers stall when another process holds a core')
     ap.add_argument('--procs', type=int, default=2, help='training processes, one thread each, sharing every batch (part of the recipe: each process draws its own scenes and noise)')
     ap.add_argument('--grid', default=os.path.join(HERE, 'samples-grid.png'), help='"" for no grid')
     ap.add_argument('--checkpoint', default='/tmp/imagine-demo-ckpt.pt', help='trained weights, to re-export without training')
     ap.add_argument('--export-only', action='store_true')
+    ap.add_argument('--resume', action='store_true', help='continue the UNet stage from CHECKPOINT.state (same seed and batch) up to --unet-steps')
     ap.add_argument('--reuse-vae', action='store_true', help='take the VAE from CHECKPOINT.vae (same seed, scenes and VAE steps) instead of training it again')
     args = ap.parse_args()
 
@@ -362,7 +417,7 @@ def main():
 
         # The UNet stage has its own seeds, so reusing a saved VAE gives the same weights as a full run.
         base = {'vae': vae.state_dict(), 'scale': scale}
-        uargs = (latents * scale, scene_list, tok, args.unet_steps, args.batch, args.seed + 1, args.checkpoint, base, args.offset_noise)
+        uargs = (latents * scale, scene_list, tok, args.unet_steps, args.batch, args.seed + 1, args.checkpoint, base, args.offset_noise, args.resume, args.detail_from, args.detail_cap, args.cooldown)
         in_processes(train_unet, args.procs, f'{args.checkpoint}.rendezvous', *uargs)
         vae, te, unet, ck = models.load_checkpoint(args.checkpoint, len(vocab))
 

@@ -84,8 +84,8 @@ def in_processes(fn, procs, rendezvous, *args):
 def join(rank, world, rendezvous):
     torch.set_num_threads(1)
     # x86 handles denormal floats in microcode, and small weights and activations drift into that
-    # range: a long run's UNet steps slowed from 0.55 to 0.8 s without this, with it they stay at
-    # 0.52-0.6 s.
+    # range: the last run without this slowed from 0.55 to about 0.8 s per UNet step, runs with it
+    # stayed at 0.52-0.6 s.
     torch.set_flush_denormal(True)
     if world > 1:
         dist.init_process_group('gloo', init_method=f'file://{rendezvous}', rank=rank, world_size=world)

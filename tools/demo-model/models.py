@@ -4,9 +4,12 @@ All are plain torch modules that export to ONNX opset 14 with dynamic batch/heig
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import diffusion  # a sibling module: the scripts that import this one put their folder on the path
 
 
 def norm(ch):
@@ -185,10 +188,10 @@ def coords(x):
 CTX_TOKENS = 32
 
 
-# SD's schedule (scaled_linear betas), as log sigma per integer timestep: the UNet turns its
+# SD's schedule (diffusion.BETAS), as log sigma per integer timestep: the UNet turns its
 # v-prediction into epsilon with it (k-diffusion's log-sigma interpolation for fractional t).
-_BETAS = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
-_LOG_SIGMAS = (0.5 * ((1 - torch.cumprod(1 - _BETAS, 0)) / torch.cumprod(1 - _BETAS, 0)).log()).float()
+_AC = np.cumprod(1.0 - diffusion.BETAS)
+_LOG_SIGMAS = torch.from_numpy(0.5 * np.log((1 - _AC) / _AC)).float()
 
 
 def alpha_sigma(t):

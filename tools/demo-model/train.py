@@ -8,6 +8,7 @@ CFG; first layout, weighted to the noisy steps, then detail, from --detail-from 
 export -> a 16-sample grid from the trained weights.
 """
 import argparse
+import functools
 import math
 import os
 import random
@@ -261,7 +262,8 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
     # t and the weight capped at `detail_cap` give them several times more.
     w_detail = (1 / ac).clamp(max=detail_cap)
     w_detail = w_detail / w_detail.mean()
-    cache = {}
+    # Captions repeat: each distinct one is tokenized once.
+    encode = functools.lru_cache(maxsize=None)(tok.encode)
     n = len(latents)
     running = running_aux = None
     start = 0
@@ -274,7 +276,7 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
             g['lr'] = lr_at(step, LR, total=steps, cooldown=cooldown)
         idx = rng.integers(0, n, batch)
         caps, full = zip(*[make_caption(scene_list[i], prng) for i in idx])
-        ids = torch.tensor([cache.setdefault(c, tok.encode(c)) for c in caps], dtype=torch.int32)
+        ids = torch.tensor([encode(c) for c in caps], dtype=torch.int32)
         z0 = latents[idx]
         detail = step >= detail_from
         if detail:
@@ -302,7 +304,8 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
         torch.nn.utils.clip_grad_norm_(text_params, 1.0)
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
-        if (step + 1) % 250 == 0 or step == steps - 1:
+        checkpoint = (step + 1) % 250 == 0 or step == steps - 1
+        if checkpoint:
             save_rank_state(ckpt_path, rank, step + 1, rng, prng)
         if rank != 0:
             continue
@@ -311,7 +314,7 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
         running_aux = aux_loss.item() if running_aux is None else 0.98 * running_aux + 0.02 * aux_loss.item()
         if step % 100 == 0 or step == steps - 1:
             log(f'unet {step}/{steps} loss {running:.4f} text facts {running_aux:.4f}')
-        if (step + 1) % 250 == 0 or step == steps - 1:
+        if checkpoint:
             te_state, unet_state = ema.state_dicts()
             torch.save({**base_ckpt, 'te': te_state, 'unet': unet_state, 'unet_steps': step + 1, 'offset_noise': offset}, ckpt_path)
             torch.save({'step': step + 1, 'te': te.state_dict(), 'unet': unet.state_dict(), 'aux': aux.state_dict(), 'opt': opt.state_dict(),

@@ -9,7 +9,11 @@ function logger(level: string) {
   const rank = (l: string) => LOG_LEVELS.indexOf(l as (typeof LOG_LEVELS)[number]);
   return (at: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => {
     if (level === 'silent' || rank(at) > rank(level)) return;
-    process.stdout.write(`${JSON.stringify({ level: at, time: Date.now(), msg, ...fields })}\n`);
+    // An Error stringifies as {}: keep its message.
+    const plain = Object.fromEntries(
+      Object.entries(fields).map(([k, v]) => [k, v instanceof Error ? v.message : v]),
+    );
+    process.stdout.write(`${JSON.stringify({ level: at, time: Date.now(), msg, ...plain })}\n`);
   };
 }
 
@@ -23,6 +27,10 @@ export function registerWorker(program: Command): void {
     .option(
       '--models-config <file>',
       'per-model settings as JSON (env IMAGINE_MODELS_CONFIG, default <models-dir>/imagine.models.json)',
+    )
+    .option(
+      '--memory-budget <size>',
+      "bytes this worker's loaded models may hold, e.g. 6GB; the least recently used idle model unloads first (env IMAGINE_MEMORY_BUDGET)",
     )
     .option('--execution-provider <ep>', 'cpu|cuda|dml|coreml (env IMAGINE_EXECUTION_PROVIDER, default cpu)')
     .option(
@@ -50,6 +58,10 @@ export function registerWorker(program: Command): void {
         {
           executionProvider: ep.provider,
           log: (msg, fields) => log(msg.includes('error') ? 'warn' : 'info', msg, fields),
+          registryLog: {
+            info: (fields, msg) => log('info', msg, fields),
+            warn: (fields, msg) => log('warn', msg, fields),
+          },
         },
       );
       await node.worker.ready;

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { ServerConfig } from '../config.ts';
 import { loadPipeline } from '../engine/pipeline.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
-import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
+import { createModelRegistry, type ModelRegistry, type RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import { redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from './bullmq-worker.ts';
@@ -20,6 +20,8 @@ export interface WorkerNodeOptions {
   /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
   executionProvider?: ServerConfig['executionProvider'];
   log?: (msg: string, fields: Record<string, unknown>) => void;
+  /** Model loads and unloads (the memory budget's decisions). */
+  registryLog?: RegistryLog;
 }
 
 export interface WorkerNode {
@@ -46,6 +48,9 @@ export function startWorkerNode(
     modelsDir: config.modelsDir,
     load: (dir) => loadPipeline(dir, { runtime }),
     settings: modelsConfig.models,
+    // A worker holds its own models, so the budget is per worker, as `imagine serve` has it.
+    memoryBudget: config.memoryBudget,
+    log: options.registryLog,
   });
   const usable = () => models.list().filter((m) => m.info !== null);
   const lanes = usable().map((m) => m.id);

@@ -2,19 +2,7 @@
 // SIGINT drain: new requests get 503, running jobs finish, then the process exits.
 import type { Command } from 'commander';
 import { isLoopback, loadConfig, type ServeFlags } from '../config.ts';
-import type { RelayConfig } from '../relay/midjourney/config.ts';
-
-/** Reads the relay config; its problems become one line for the CLI (which exits 1). */
-async function readRelayConfig(path: string): Promise<RelayConfig> {
-  const { loadRelayConfig, RelayConfigError } = await import('../relay/midjourney/config.ts');
-  try {
-    return await loadRelayConfig(path);
-  } catch (e) {
-    if (e instanceof RelayConfigError)
-      throw new Error(`--relay-config: ${e.message.replace(/:?\n\s*/g, '; ')}`);
-    throw e;
-  }
-}
+import { readRelayConfig } from './relay-config.ts';
 
 export function registerServe(program: Command): void {
   program

@@ -3,6 +3,7 @@
 // jobs, finish the running ones, exit; a second signal exits at once (the job is retried elsewhere).
 import type { Command } from 'commander';
 import { LOG_LEVELS, loadConfig, type ServeFlags } from '../config.ts';
+import { readRelayConfig } from './relay-config.ts';
 
 /** One JSON line per event on stdout, like the server's log, at or above the configured level. */
 function logger(level: string) {
@@ -32,6 +33,10 @@ export function registerWorker(program: Command): void {
       '--memory-budget <size>',
       "bytes this worker's loaded models may hold, e.g. 6GB; the least recently used idle model unloads first (env IMAGINE_MEMORY_BUDGET)",
     )
+    .option(
+      '--relay-config <file>',
+      'Midjourney upstreams to relay to, the same file the API nodes take (env IMAGINE_RELAY_CONFIG)',
+    )
     .option('--execution-provider <ep>', 'cpu|cuda|dml|coreml (env IMAGINE_EXECUTION_PROVIDER, default cpu)')
     .option(
       '--intra-op-threads <n>',
@@ -49,6 +54,7 @@ export function registerWorker(program: Command): void {
       if (config.redis === null) throw new Error('worker: --redis <url> (or IMAGINE_REDIS_URL) is required');
       const log = logger(config.logLevel);
       // Loaded on use so that other commands start without bullmq and onnxruntime.
+      const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
       const { startWorkerNode } = await import('../queue/worker-node.ts');
       const { resolveExecutionProvider } = await import('../runtime/index.ts');
       const ep = await resolveExecutionProvider(config.executionProvider);
@@ -58,6 +64,7 @@ export function registerWorker(program: Command): void {
         {
           executionProvider: ep.provider,
           log: (msg, fields) => log(msg.includes('error') ? 'warn' : 'info', msg, fields),
+          relay,
           registryLog: {
             info: (fields, msg) => log('info', msg, fields),
             warn: (fields, msg) => log('warn', msg, fields),
@@ -69,6 +76,7 @@ export function registerWorker(program: Command): void {
         worker: node.worker.id,
         models: node.lanes,
         modelsDir: config.modelsDir,
+        midjourney: relay?.upstreams.map((u) => ({ name: u.name, models: u.models })) ?? [],
       });
       let signals = 0;
       const onSignal = (signal: string) => {

@@ -16,6 +16,7 @@ import { randomSeed as engineRandomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
 import type { ModelEntry } from '../models/registry.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
+import { relayLanes } from '../queue/relay-worker.ts';
 import { isFinished, type JobEvent } from '../queue/types.ts';
 import { type MjUpstream, upstreamForModel } from '../relay/midjourney/config.ts';
 import { midjourneyPrompt } from '../relay/midjourney/request.ts';
@@ -246,19 +247,12 @@ function loadsOf(deps: AppDeps): Map<string, number> {
   return loads;
 }
 
-/**
- * The queue lane for a Midjourney job: an upstream runs `concurrency` tasks at once, so it has that
- * many lanes, and a job joins the one with the fewest jobs (its own lanes never hold up local models).
- */
+/** The queue lane for a Midjourney job: of its upstream's lanes, the one with the fewest jobs. */
 export function relayLane(deps: AppDeps, upstream: MjUpstream): string {
-  const base = `midjourney:${upstream.name}`;
-  if (upstream.concurrency <= 1) return base;
   const loads = loadsOf(deps);
-  let best = `${base}#1`;
-  for (let k = 2; k <= upstream.concurrency; k++) {
-    const lane = `${base}#${k}`;
-    if ((loads.get(lane) ?? 0) < (loads.get(best) ?? 0)) best = lane;
-  }
+  const [first, ...rest] = relayLanes(upstream);
+  let best = first;
+  for (const lane of rest) if ((loads.get(lane) ?? 0) < (loads.get(best) ?? 0)) best = lane;
   return best;
 }
 

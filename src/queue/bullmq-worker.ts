@@ -4,7 +4,7 @@
 // that dies mid-job loses its lock; BullMQ's stalled-job check on another worker puts the job back.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Job, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { toImagineError } from '../errors.ts';
 import type { ModelEntry } from '../models/registry.ts';
@@ -45,6 +45,11 @@ export interface QueueWorkerOptions<D, P, R> {
   prefix: string;
   /** Lanes (model ids) this worker takes jobs from. */
   lanes: string[];
+  /**
+   * Lanes that run one job at a time across the whole cluster, not per worker: a Midjourney
+   * upstream's lanes, which stand for its task slots however many workers relay to it.
+   */
+  exclusiveLanes?: string[];
   processor: Processor<D, P, R>;
   /** What of a progress report is kept in the job (previews go only to live followers). */
   storedProgress?: (p: P) => P;
@@ -141,6 +146,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
     }
   }
 
+  const exclusive = new Set(options.exclusiveLanes ?? []);
   const workers = lanes.map((lane) => {
     const w = new Worker(laneQueueName(lane), processorFor(lane), {
       connection: connect(),
@@ -154,7 +160,8 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
       lockRenewTime: Math.max(1, Math.floor(lockMs / 4)),
       stalledInterval: options.stalledIntervalMs ?? lockMs,
       maxStalledCount: options.maxStalledCount ?? 2,
-      autorun: true,
+      // An exclusive lane starts once its cluster-wide limit is set (see ready).
+      autorun: !exclusive.has(lane),
     });
     w.on('error', (e: Error) => log('worker error', { worker: id, lane, error: e.message }));
     w.on('lockRenewalFailed', (jobIds: string[]) => {
@@ -241,6 +248,17 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
   });
 
   const ready = (async () => {
+    await Promise.all(
+      [...exclusive].map(async (lane) => {
+        const q = new Queue(laneQueueName(lane), { connection: cmd, prefix });
+        await q.setGlobalConcurrency(1);
+        await q.close();
+      }),
+    );
+    workers.forEach((w, i) => {
+      if (exclusive.has(lanes[i]))
+        w.run().catch((e: Error) => log('worker error', { worker: id, error: e.message }));
+    });
     await Promise.all(workers.map((w) => w.waitUntilReady()));
     await sub.subscribe(keys.cancel);
     await advertiser.beat();

@@ -7,7 +7,7 @@ import { errors } from '../errors.ts';
 import { decodeImage, encodeImage } from '../output/encode.ts';
 import { MIME_TYPES } from '../output/format.ts';
 import type { ImageStore } from '../output/store.ts';
-import type { RelayConfig } from '../relay/midjourney/config.ts';
+import type { MjUpstream, RelayConfig } from '../relay/midjourney/config.ts';
 import { upstreamOf } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import {
@@ -29,6 +29,16 @@ export interface RelayWorkerOptions {
   store: ImageStore;
   relay?: RelayConfig;
   hub?: NotifyHub;
+}
+
+/**
+ * The queue lanes of a Midjourney upstream: it runs `concurrency` tasks at once, so it has that many
+ * lanes of one job each, apart from the lanes of local models.
+ */
+export function relayLanes(upstream: Pick<MjUpstream, 'name' | 'concurrency'>): string[] {
+  const base = `midjourney:${upstream.name}`;
+  if (upstream.concurrency <= 1) return [base];
+  return Array.from({ length: upstream.concurrency }, (_, k) => `${base}#${k + 1}`);
 }
 
 /** The task id clients see: "<upstream>:<id>", so a follow-up finds its upstream without state. */

@@ -7,6 +7,7 @@ import { loadPipeline } from '../engine/pipeline.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry, type RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
+import type { RelayConfig } from '../relay/midjourney/config.ts';
 import { redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from './bullmq-worker.ts';
 import {
@@ -15,6 +16,7 @@ import {
   type GenerationProgress,
   type GenerationResult,
 } from './generation-worker.ts';
+import { relayLanes } from './relay-worker.ts';
 
 export interface WorkerNodeOptions {
   /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
@@ -22,6 +24,8 @@ export interface WorkerNodeOptions {
   log?: (msg: string, fields: Record<string, unknown>) => void;
   /** Model loads and unloads (the memory budget's decisions). */
   registryLog?: RegistryLog;
+  /** Midjourney upstreams this worker relays to (the API nodes take the same --relay-config). */
+  relay?: RelayConfig;
 }
 
 export interface WorkerNode {
@@ -53,23 +57,26 @@ export function startWorkerNode(
     log: options.registryLog,
   });
   const usable = () => models.list().filter((m) => m.info !== null);
-  const lanes = usable().map((m) => m.id);
-  if (lanes.length === 0) throw new Error(`no usable model in ${config.modelsDir}`);
+  const relayed = (options.relay?.upstreams ?? []).flatMap(relayLanes);
+  const local = usable().map((m) => m.id);
+  const lanes = [...local, ...relayed];
+  if (lanes.length === 0) throw new Error(`no usable model in ${config.modelsDir} and no --relay-config`);
   const keys = redisKeys(config.redisPrefix);
   const storeRedis = new Redis(config.redis, WORKER_REDIS_OPTIONS);
   storeRedis.on('error', () => undefined); // the worker's own connections log Redis errors
   const store = createRedisImageStore({ redis: storeRedis, keyOf: keys.file, ttlMs: config.imageTtlMs });
-  const processor = createGenerationProcessor({ models, store });
+  const processor = createGenerationProcessor({ models, store, relay: options.relay });
   const worker = createQueueWorker<GenerationJobData, GenerationProgress, GenerationResult>({
     url: config.redis,
     prefix: config.redisPrefix,
     lanes,
+    exclusiveLanes: relayed,
     processor,
     // Previews reach live followers over pub/sub; the job in Redis keeps only the numbers.
     storedProgress: ({ partial: _partial, ...numbers }) => numbers,
     describe: () => ({
-      models: usable().filter((m) => lanes.includes(m.id)),
-      loaded: lanes.filter((id) => models.isLoaded(id)),
+      models: usable().filter((m) => local.includes(m.id)),
+      loaded: local.filter((id) => models.isLoaded(id)),
     }),
     lockMs: config.workerLockMs,
     log: options.log,

@@ -31,7 +31,7 @@ export interface Cluster {
   prefix: string;
   /** A models dir holding the given synthetic models (native 1024², so bodies give a small size). */
   modelsDir(names: string[]): string;
-  api(): Promise<ApiNode>;
+  api(extra?: string[]): Promise<ApiNode>;
   worker(modelsDir: string, extra?: string[]): Promise<Proc>;
   close(): Promise<void>;
 }
@@ -112,7 +112,7 @@ export async function startCluster(): Promise<Cluster> {
       for (const name of names) writeSyntheticModel(join(dir, name), { sampleSize: 128 });
       return dir;
     },
-    async api() {
+    async api(extra = []) {
       const p = startImagine([
         'serve',
         ...common,
@@ -122,6 +122,7 @@ export async function startCluster(): Promise<Cluster> {
         join(tmp, 'none'),
         '--log-level',
         'info',
+        ...extra,
       ]);
       procs.push(p);
       const line = await p.waitLine((l) => l.msg === 'imagine is serving');

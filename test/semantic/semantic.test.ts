@@ -22,7 +22,6 @@ const TARGET = 0.9;
  */
 const NOT_YET = new Set<string>([
   'score',
-  'negative',
   ...SAMPLER_NAMES.filter((s) => s !== 'Euler a' && s !== 'DPM++ SDE Karras'),
 ]);
 const belowTarget = (key: string) =>

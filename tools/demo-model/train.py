@@ -59,14 +59,18 @@ def to_tensor(imgs):
     return torch.as_tensor(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def lr_at(step, peak, warmup=100, total=None, cooldown=0):
+def lr_at(step, peak, warmup=100, total=None, cooldown=0, cool_at=()):
     """Linear warm-up, constant, then (with `cooldown`) a linear decay to zero over the last
-    `cooldown` of `total` steps. Until the decay the weights after k steps do not depend on the
-    planned total, so a checkpoint taken there is exactly what `--unet-steps k` produces, and a
-    cool-down can start from any saved state."""
-    lr = peak * min(1.0, (step + 1) / warmup)
-    if cooldown and step >= total - cooldown:
-        lr *= (total - step) / (cooldown + 1)
+    `cooldown` steps before `total` and before each step in `cool_at`; after each of those the
+    rate warms up again and holds (restarts, Loshchilov & Hutter 2017). Until a decay the weights
+    after k steps do not depend on later plans, so a saved state can start a cool-down or another
+    cycle, and the weights are exactly those of one straight run with the same plan."""
+    ends = sorted({*cool_at, total}) if cooldown else []
+    start = max([0] + [e for e in ends if e <= step])
+    lr = peak * min(1.0, (step - start + 1) / warmup)
+    end = next((e for e in ends if e > step), None)
+    if end is not None and step >= end - cooldown:
+        lr *= (end - step) / (cooldown + 1)
     return lr
 
 
@@ -227,7 +231,7 @@ class Ema:
 LR = 6e-4
 
 
-def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, seed, ckpt_path, base_ckpt, offset, resume, detail_from, detail_cap, cooldown):
+def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, seed, ckpt_path, base_ckpt, offset, resume, detail_from, detail_cap, cooldown, cool_at):
     """Text encoder + UNet jointly, epsilon prediction; rank 0 keeps the averaged weights and
     saves them every 250 steps, with the full training state (optimizer, averages, every rank's
     random generators) so that `resume` continues exactly as an uninterrupted run would."""
@@ -273,7 +277,7 @@ def train_unet(rank, world, rendezvous, latents, scene_list, tok, steps, batch, 
             log(f'resumed after {start} UNet steps')
     for step in range(start, steps):
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, LR, total=steps, cooldown=cooldown)
+            g['lr'] = lr_at(step, LR, total=steps, cooldown=cooldown, cool_at=cool_at)
         idx = rng.integers(0, n, batch)
         caps, full = zip(*[make_caption(scene_list[i], prng) for i in idx])
         ids = torch.tensor([encode(c) for c in caps], dtype=torch.int32)
@@ -350,7 +354,7 @@ def sample_grid(vae, te, unet, tok, scale, path, seed=0):
     uncond = te(torch.tensor([tok.encode('')] * len(GRID_PROMPTS), dtype=torch.int32))
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(len(GRID_PROMPTS), 4, 16, 16, generator=g)
-    lat = diffusion.sample_dpmpp_2m(unet, te(ids), uncond, noise)
+    lat = diffusion.sample_dpmpp_2m(unet, te(ids), uncond, noise, cfg=export.DEFAULT_CFG)
     img = ((vae.decoder(lat / scale) / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     rows = [np.concatenate(list(img[r * 4:(r + 1) * 4]), axis=1) for r in range(4)]
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
@@ -362,10 +366,12 @@ def main():
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--scenes', type=int, default=12000)
     ap.add_argument('--vae-steps', type=int, default=5000)
-    ap.add_argument('--unet-steps', type=int, default=10000)
+    ap.add_argument('--unet-steps', type=int, default=16000)
     ap.add_argument('--batch', type=int, default=48)
     ap.add_argument('--detail-from', type=int, default=3250, help='UNet step where the second phase (uniform timesteps, low-noise weight back) starts')
     ap.add_argument('--cooldown', type=int, default=1000, help='last UNet steps over which the learning rate decays linearly to zero')
+    ap.add_argument('--cool-at', type=lambda v: [int(x) for x in v.split(',') if x], default=[10000],
+                    help='steps before --unet-steps where a cool-down ends and the rate restarts (comma-separated)')
     ap.add_argument('--detail-cap', type=float, default=5.0, help='cap of the 1/alpha_bar timestep weight in the second phase')
     ap.add_argument('--offset-noise', type=float, default=0.15, help='std of the per-channel constant added to the training noise')
     ap.add_argument('--threads', type=int, default=1, help='threads for drawing, encoding and export; 1 is fastest on a shared machine: OpenMP barriers stall when another process holds a core')
@@ -420,7 +426,7 @@ def main():
 
         # The UNet stage has its own seeds, so reusing a saved VAE gives the same weights as a full run.
         base = {'vae': vae.state_dict(), 'scale': scale}
-        uargs = (latents * scale, scene_list, tok, args.unet_steps, args.batch, args.seed + 1, args.checkpoint, base, args.offset_noise, args.resume, args.detail_from, args.detail_cap, args.cooldown)
+        uargs = (latents * scale, scene_list, tok, args.unet_steps, args.batch, args.seed + 1, args.checkpoint, base, args.offset_noise, args.resume, args.detail_from, args.detail_cap, args.cooldown, args.cool_at)
         in_processes(train_unet, args.procs, f'{args.checkpoint}.rendezvous', *uargs)
         vae, te, unet, ck = models.load_checkpoint(args.checkpoint, len(vocab))
 

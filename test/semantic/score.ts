@@ -1,7 +1,8 @@
 // Tallies semantic checks: a picture counts as correct only when every promised attribute holds.
-import type { RawImage } from '../../src/engine/types.ts';
+import type { Pipeline } from '../../src/engine/pipeline.ts';
+import type { GenerateRequest, RawImage } from '../../src/engine/types.ts';
 import { analyze } from './analyze.ts';
-import type { SemanticCase } from './cases.ts';
+import { CASES, SEEDS, type SemanticCase } from './cases.ts';
 import { CATEGORIES, type Category, type Check, checkScene } from './expect.ts';
 
 export interface PictureResult {
@@ -15,6 +16,29 @@ export interface PictureResult {
 export function judge(c: SemanticCase, seed: number, img: RawImage): PictureResult {
   const checks = checkScene(c.expect, analyze(img));
   return { prompt: c.prompt, seed, heldOut: c.heldOut === true, checks, ok: checks.every((k) => k.ok) };
+}
+
+/** What the server uses when a request names only the prompt: the model's own defaults. */
+export function defaultsOf(p: Pipeline): Omit<GenerateRequest, 'prompt' | 'seed' | 'n'> {
+  const { defaults, nativeWidth, nativeHeight } = p.info;
+  return { ...defaults, width: nativeWidth, height: nativeHeight, rng: 'cpu' };
+}
+
+/** Every case over SEEDS.length consecutive seeds from `firstSeed`, judged. */
+export async function judgeCases(
+  pipeline: Pipeline,
+  settings: Omit<GenerateRequest, 'prompt' | 'seed' | 'n'>,
+  firstSeed: number,
+): Promise<PictureResult[]> {
+  const results: PictureResult[] = [];
+  for (const c of CASES) {
+    // Image i of a request uses seed + i, so one request covers consecutive seeds.
+    const out = await pipeline.generate({ ...settings, prompt: c.prompt, seed: firstSeed, n: SEEDS.length });
+    out.images.forEach((img, i) => {
+      results.push(judge(c, firstSeed + i, img));
+    });
+  }
+  return results;
 }
 
 export interface Score {

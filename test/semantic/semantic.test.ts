@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
-import { type GenerateRequest, SAMPLER_NAMES } from '../../src/engine/types.ts';
+import { SAMPLER_NAMES } from '../../src/engine/types.ts';
 import { analyze } from './analyze.ts';
-import { CASES, NEGATIVE_CASE, SAMPLER_CASE, SEEDS } from './cases.ts';
+import { NEGATIVE_CASE, SAMPLER_CASE, SEEDS } from './cases.ts';
 import { hasObject } from './expect.ts';
 import { MODEL_DIR } from './model-dir.ts';
-import { judge, type PictureResult, report, tally } from './score.ts';
+import { defaultsOf, judge, judgeCases, report, tally } from './score.ts';
 
 /** Share of pictures that must satisfy every promise (the issue's target). */
 const TARGET = 0.9;
@@ -24,12 +24,6 @@ const NOT_YET = new Set<string>(['score', 'negative']);
 const belowTarget = (key: string) =>
   NOT_YET.has(key) ? { todo: 'issue 4: imagine-demo is undertrained (see tools/demo-model/README.md)' } : {};
 
-/** What the server uses when a request names only the prompt: the model's own defaults. */
-function defaultsOf(p: Pipeline): Omit<GenerateRequest, 'prompt' | 'seed' | 'n'> {
-  const { defaults, nativeWidth, nativeHeight } = p.info;
-  return { ...defaults, width: nativeWidth, height: nativeHeight, rng: 'cpu' };
-}
-
 describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model folder missing' }, () => {
   let pipeline: Pipeline;
   let defaults: ReturnType<typeof defaultsOf>;
@@ -42,14 +36,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
   });
 
   test(`prompts over ${SEEDS.length} seeds reach ${TARGET * 100}%`, belowTarget('score'), async () => {
-    const results: PictureResult[] = [];
-    for (const c of CASES) {
-      // Image i of a request uses seed + i, so one request covers consecutive seeds.
-      const out = await pipeline.generate({ ...defaults, prompt: c.prompt, seed: SEEDS[0], n: SEEDS.length });
-      out.images.forEach((img, i) => {
-        results.push(judge(c, SEEDS[0] + i, img));
-      });
-    }
+    const results = await judgeCases(pipeline, defaults, SEEDS[0]);
     const lines = report(results);
     console.log(lines.join('\n'));
     const s = tally(results);

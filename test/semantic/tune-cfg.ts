@@ -3,9 +3,9 @@
 //   node --import tsx test/semantic/tune-cfg.ts [scale ...]
 // IMAGINE_DEMO_MODEL points it at another build, like the suite.
 import { loadPipeline } from '../../src/engine/pipeline.ts';
-import { CASES, SEEDS } from './cases.ts';
+import { SEEDS } from './cases.ts';
 import { MODEL_DIR } from './model-dir.ts';
-import { judge, type PictureResult, tally } from './score.ts';
+import { defaultsOf, judgeCases, type PictureResult, tally } from './score.ts';
 
 /** First seeds of the validation batches: each request covers SEEDS.length consecutive seeds. */
 const VALIDATION = [101, 201, 301];
@@ -17,7 +17,7 @@ if (clash.length > 0 || scales.some((s) => !(s >= 1)))
   throw new Error('validation seeds overlap or bad scale');
 
 const pipeline = await loadPipeline(MODEL_DIR);
-const { defaults, nativeWidth, nativeHeight } = pipeline.info;
+const defaults = defaultsOf(pipeline);
 console.log(
   `| cfg scale | ${VALIDATION.map((s) => `seeds ${s}-${s + SEEDS.length - 1}`).join(' | ')} | all |`,
 );
@@ -26,22 +26,7 @@ for (const cfgScale of scales) {
   const all: PictureResult[] = [];
   const cells: string[] = [];
   for (const first of VALIDATION) {
-    const results: PictureResult[] = [];
-    for (const c of CASES) {
-      const out = await pipeline.generate({
-        ...defaults,
-        cfgScale,
-        width: nativeWidth,
-        height: nativeHeight,
-        rng: 'cpu',
-        prompt: c.prompt,
-        seed: first,
-        n: SEEDS.length,
-      });
-      out.images.forEach((img, i) => {
-        results.push(judge(c, first + i, img));
-      });
-    }
+    const results = await judgeCases(pipeline, { ...defaults, cfgScale }, first);
     const s = tally(results);
     cells.push(`${s.correct}/${s.total}`);
     all.push(...results);

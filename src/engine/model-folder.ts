@@ -3,8 +3,9 @@
 // Optimum's ORTStableDiffusionPipeline exports use the same layout and file names (model.onnx, with
 // model.onnx_data beside it past 2 GB); their dtype differences are resolved from the sessions.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { errors } from '../errors.ts';
+import { onnxWeightBytes } from '../runtime/index.ts';
 import { FolderSettingsSchema, type ModelSettings, mergeSettings, settingsError } from './model-settings.ts';
 import type { SamplerName } from './types.ts';
 
@@ -70,7 +71,10 @@ export interface ModelFolderInfo {
   family: 'stable-diffusion' | 'midjourney-style';
   /** Other names a request may use for this model. */
   aliases: string[];
-  /** Bytes of the component folders the pipeline loads (graphs and external weights). */
+  /**
+   * Bytes of the weights the pipeline loads, as held in memory on CPU: fp16 weights count as
+   * float32, since ONNX Runtime's CPU provider upcasts them (see runtime/onnx-weights.ts).
+   */
   weightBytes: number;
   /**
    * 'sdxl': two text encoders (penultimate hidden states concatenated, pooled text_embeds from the
@@ -154,6 +158,18 @@ function componentFile(dir: string, component: string, required: boolean): strin
   if (existsSync(path) && statSync(path).isFile()) return path;
   if (required) throw errors.modelLoad(`${basename(dir)}/${component}/model.onnx: file is missing`);
   return null;
+}
+
+/**
+ * Bytes a component's weights take once loaded on CPU (fp16 counted as the float32 that ORT holds),
+ * read from the graph; a graph that cannot be read counts as the size of its folder's files.
+ */
+function componentWeightBytes(modelFile: string): number {
+  try {
+    return onnxWeightBytes(modelFile).resident;
+  } catch {
+    return folderBytes(dirname(modelFile));
+  }
 }
 
 /** Files of one component folder, summed: graph plus external weights, whatever they are named. */
@@ -288,8 +304,8 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     aliases: own.aliases ?? [],
     architecture,
     forceZerosForEmptyPrompt: architecture === 'sdxl' && index.force_zeros_for_empty_prompt !== false,
-    weightBytes: ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder'].reduce(
-      (s, c) => s + folderBytes(join(dir, c)),
+    weightBytes: [files.textEncoder, files.textEncoder2, files.unet, files.vaeDecoder].reduce(
+      (s, file) => s + (file ? componentWeightBytes(file) : 0),
       0,
     ),
     files,

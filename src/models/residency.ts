@@ -4,12 +4,13 @@
 import type { ModelFolderInfo } from '../engine/model-folder.ts';
 
 /**
- * Resident bytes per byte of weight files. Measured on this machine's CPU runtime:
+ * Resident bytes per byte of weights. Measured on this machine's CPU runtime:
  * - the sd15-shape pipeline (4.3 GB of fp32 weights) peaks at about 6.7 GB in the UNet at 512²
  *   (README "ONNX Runtime session options"): weights plus activations, ≈ 1.6x;
  * - scripts/measure-precision.ts: 268 MB of fp32 weights hold 345 MB after load (1.3x); the same
  *   model in fp16 (134 MB of files) holds as much, since ORT upcasts on CPU (2.6x of its files).
- * 2 covers fp32 models with their activations at native size; fp16 folders are underestimated.
+ * 2 covers models with their activations at native size. `weightBytes` already counts fp16 weights
+ * as float32 (runtime/onnx-weights.ts), so fp16 folders get the same factor.
  */
 export const MEMORY_FACTOR = 2;
 

@@ -1,4 +1,5 @@
 export { float16ToFloat32, float32ToFloat16 } from './float16.ts';
+export { onnxWeightBytes, type WeightBytes } from './onnx-weights.ts';
 export {
   DEFAULT_RUNTIME_OPTIONS,
   EXECUTION_PROVIDERS,

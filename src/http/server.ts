@@ -49,7 +49,10 @@ export interface ServerOverrides {
 
 export function createServer(config: ServerConfig, overrides: ServerOverrides = {}): ImagineServer {
   // Scale-out (--redis): jobs, models and url results come from Redis and the workers behind it.
-  const node = config.redis === null ? null : connectApiNode({ ...config, redis: config.redis });
+  const node =
+    config.redis === null
+      ? null
+      : connectApiNode({ ...config, redis: config.redis }, { notifyHub: overrides.notifyHub });
   // Throws ModelsConfigError (one line naming the file and field) before anything starts.
   const modelsConfig = loadModelsConfig(config.modelsConfig, config.modelsDir);
   const runtime = {

@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config.ts';
 import { createRemoteRegistry, type RemoteRegistry } from '../models/remote-registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import type { ImageStore } from '../output/store.ts';
+import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
 import { createBullmqQueue } from './bullmq-queue.ts';
 import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from './generation-worker.ts';
@@ -23,6 +24,7 @@ export function connectApiNode(
     redis: string;
     redisPrefix: string;
   },
+  options: { notifyHub?: NotifyHub } = {},
 ): ApiNode {
   const keys = redisKeys(config.redisPrefix);
   // Commands fail fast while Redis is away (503s); the subscriber waits and resubscribes by itself.
@@ -40,11 +42,17 @@ export function connectApiNode(
   });
   const models = createRemoteRegistry({ redis: command, keys });
   const store = createRedisImageStore({ redis: command, keyOf: keys.file, ttlMs: config.imageTtlMs });
+  // Notify-hook pushes reach whichever API node the upstream calls, while the task's tracker runs
+  // in a worker: pass the task id on to the relaying workers (a proxy task id is a short number; a longer one is no task of ours).
+  const stopForwarding = (options.notifyHub ?? defaultNotifyHub).forwardTo((taskId) => {
+    if (taskId.length <= 128) command.publish(keys.relayNotify, taskId).catch(() => undefined);
+  });
   return {
     queue,
     models,
     store,
     async close() {
+      stopForwarding();
       await queue.close();
       await models.dispose();
       command.disconnect();

@@ -28,6 +28,8 @@ export function redisKeys(prefix: string) {
     events: `${meta}:events`,
     /** Cancel requests for running jobs, heard by every worker. */
     cancel: `${meta}:cancel`,
+    /** Task ids of Midjourney notify-hook pushes an API node got, heard by relaying workers. */
+    relayNotify: `${meta}:relay-notify`,
   };
 }
 

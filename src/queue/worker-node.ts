@@ -8,6 +8,7 @@ import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry, type RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
+import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
 import { redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from './bullmq-worker.ts';
 import {
@@ -26,6 +27,8 @@ export interface WorkerNodeOptions {
   registryLog?: RegistryLog;
   /** Midjourney upstreams this worker relays to (the API nodes take the same --relay-config). */
   relay?: RelayConfig;
+  /** Wakes relayed tasks on notify-hook pushes forwarded by API nodes (default the shared hub). */
+  notifyHub?: NotifyHub;
 }
 
 export interface WorkerNode {
@@ -65,7 +68,9 @@ export function startWorkerNode(
   const storeRedis = new Redis(config.redis, WORKER_REDIS_OPTIONS);
   storeRedis.on('error', () => undefined); // the worker's own connections log Redis errors
   const store = createRedisImageStore({ redis: storeRedis, keyOf: keys.file, ttlMs: config.imageTtlMs });
-  const processor = createGenerationProcessor({ models, store, relay: options.relay });
+  const hub = options.notifyHub ?? defaultNotifyHub;
+  const processor = createGenerationProcessor({ models, store, relay: options.relay, hub });
+  const notifySubscriber = relayed.length > 0 ? followRelayNotify(config.redis, keys.relayNotify, hub) : null;
   const worker = createQueueWorker<GenerationJobData, GenerationProgress, GenerationResult>({
     url: config.redis,
     prefix: config.redisPrefix,
@@ -89,6 +94,21 @@ export function startWorkerNode(
       await worker.close();
       await models.dispose();
       storeRedis.disconnect();
+      notifySubscriber?.disconnect();
     },
   };
+}
+
+/**
+ * Listens for the task ids of notify-hook pushes that API nodes forward, waking this worker's
+ * trackers of those tasks; between pushes (or while Redis is away) the trackers poll as usual.
+ */
+function followRelayNotify(url: string, channel: string, hub: NotifyHub): Redis {
+  const subscriber = new Redis(url, WORKER_REDIS_OPTIONS);
+  subscriber.on('error', () => undefined);
+  subscriber.on('message', (ch: string, taskId: string) => {
+    if (ch === channel) hub.wake(taskId);
+  });
+  subscriber.subscribe(channel).catch(() => undefined);
+  return subscriber;
 }

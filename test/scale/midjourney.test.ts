@@ -2,8 +2,11 @@
 // request made on one API node is relayed by a worker to the (fake) midjourney-proxy, streams its
 // progress and partial images back, and its follow-ups work from the other node. An upstream's task
 // slots hold across workers: with concurrency 1, two relaying workers never run two tasks at once.
+// Notify-hook pushes that reach any API node wake the worker that follows the task.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,6 +28,11 @@ const SECRET = 'mj-scale-secret-4Rt8';
 describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }, () => {
   let cluster: Cluster;
   let fake: FakeMjProxy;
+  /** Moves its tasks on a timer and pushes every change to the notify hook. */
+  let pushing: FakeMjProxy;
+  /** The notify hook: a stand-in load balancer that hands each push to API node B. */
+  let hook: Server;
+  const forwarded: number[] = [];
   let tmp: string;
   let a: ApiNode;
   let b: ApiNode;
@@ -33,6 +41,24 @@ describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }
 
   before(async () => {
     fake = await startFakeMjProxy({ secret: SECRET });
+    pushing = await startFakeMjProxy({ secret: SECRET, advance: 25 });
+    hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const to = `${b.url}/v1/relay/midjourney/notify`;
+        fetch(to, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.concat(chunks),
+        })
+          .then((r) => forwarded.push(r.status))
+          .catch(() => forwarded.push(0))
+          .finally(() => res.writeHead(204).end());
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/notify`;
     tmp = mkdtempSync(join(tmpdir(), 'imagine-scale-mj-'));
     const relayConfig = join(tmp, 'relay.json');
     writeFileSync(
@@ -48,6 +74,16 @@ describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }
             pollIntervalMs: 20,
             timeoutMs: 30_000,
           },
+          {
+            // Polls once a minute: only forwarded pushes can finish a task within the test.
+            name: 'mj2',
+            baseUrl: pushing.baseUrl,
+            secretEnv: 'TEST_SCALE_MJ_SECRET',
+            models: ['midjourney-pushed'],
+            pollIntervalMs: 60_000,
+            timeoutMs: 120_000,
+            notifyHook: hookUrl,
+          },
         ],
       }),
     );
@@ -61,12 +97,15 @@ describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }
       cluster.worker(cluster.modelsDir(['synth']), relay),
       cluster.worker(cluster.modelsDir([]), relay),
     ]);
-    await modelsListed(a, ['synth', 'midjourney']);
-    await modelsListed(b, ['synth', 'midjourney']);
+    await modelsListed(a, ['synth', 'midjourney', 'midjourney-pushed']);
+    await modelsListed(b, ['synth', 'midjourney', 'midjourney-pushed']);
   });
   after(async () => {
     await cluster?.close();
     await fake?.close();
+    await pushing?.close();
+    hook?.closeAllConnections();
+    await new Promise((r) => hook?.close(r));
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     delete process.env.TEST_SCALE_MJ_SECRET;
   });
@@ -143,5 +182,24 @@ describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }
   test('local models still run on their worker beside the relay lanes', async () => {
     const res = await post(b.url, { model: 'synth', prompt: 'x', steps: 2, size: '64x64' });
     assert.equal(res.status, 200, await res.clone().text());
+  });
+
+  test('a notify push that reaches API node B wakes the worker following a task made on A', {
+    timeout: 40_000,
+  }, async () => {
+    const res = await post(a.url, {
+      model: 'midjourney-pushed',
+      prompt: 'a harbour at dawn',
+      response_format: 'b64_json',
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const grid = (await res.json()) as ImagesResponse;
+    const task = grid.imagine.midjourney!.task_id;
+    assert.match(task, /^mj2:/);
+    assert.equal(pushing.tasks.get(task.split(':')[1])!.finishTime !== null, true);
+    // Node B answered the pushes (204); the worker was woken by them, not by its 60 s poll.
+    assert.ok(forwarded.length >= 2 && forwarded.every((s) => s === 204), JSON.stringify(forwarded));
+    const fetches = pushing.requests.filter((r) => r.path.endsWith('/fetch')).length;
+    assert.ok(fetches <= forwarded.length + 2, `${fetches} fetches for ${forwarded.length} pushes`);
   });
 });

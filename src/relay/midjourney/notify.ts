@@ -5,6 +5,7 @@ import { readTask } from './protocol.ts';
 
 export class NotifyHub {
   private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly forwards = new Set<(taskId: string) => void>();
 
   /** Calls `wake` for each push about `taskId`; returns the unsubscribe function. */
   watch(taskId: string, wake: () => void): () => void {
@@ -21,11 +22,32 @@ export class NotifyHub {
     };
   }
 
-  /** Feeds one pushed body; true when it named a task being followed. Never throws. */
+  /**
+   * Also hands the task id of every push to `forward` (scale-out: the workers that follow tasks
+   * sit behind Redis, not in this process); returns the function that stops it.
+   */
+  forwardTo(forward: (taskId: string) => void): () => void {
+    this.forwards.add(forward);
+    return () => this.forwards.delete(forward);
+  }
+
+  /** Feeds one pushed body; true when it named a task followed here. Never throws. */
   accept(body: unknown): boolean {
     const task = readTask(body);
     if (!task) return false;
-    const set = this.watchers.get(task.id);
+    for (const forward of [...this.forwards]) {
+      try {
+        forward(task.id);
+      } catch {
+        // A push is a hint; a forward that fails leaves the trackers to their polling.
+      }
+    }
+    return this.wake(task.id);
+  }
+
+  /** Wakes the trackers of `taskId` here (a push forwarded from another node); true if any. */
+  wake(taskId: string): boolean {
+    const set = this.watchers.get(taskId);
     if (!set) return false;
     for (const wake of [...set]) wake();
     return true;

@@ -25,6 +25,14 @@ import {
 
 const SECRET = 'mj-scale-secret-4Rt8';
 
+/** A Midjourney grid made through `node`, and its public task id ("<upstream>:<id>"). */
+async function makeGrid(node: ApiNode, model: string, prompt: string) {
+  const res = await post(node.url, { model, prompt, response_format: 'b64_json' });
+  assert.equal(res.status, 200, await res.clone().text());
+  const grid = (await res.json()) as ImagesResponse;
+  return { grid, task: grid.imagine.midjourney!.task_id };
+}
+
 describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }, () => {
   let cluster: Cluster;
   let fake: FakeMjProxy;
@@ -111,14 +119,7 @@ describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }
   });
 
   test('a grid made through node A is upscaled through node B', async () => {
-    const res = await post(a.url, {
-      model: 'midjourney',
-      prompt: 'a lighthouse --ar 1:1',
-      response_format: 'b64_json',
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    const grid = (await res.json()) as ImagesResponse;
-    const task = grid.imagine.midjourney!.task_id;
+    const { grid, task } = await makeGrid(a, 'midjourney', 'a lighthouse --ar 1:1');
     assert.match(task, /^mj1:/);
     assert.ok(grid.imagine.midjourney!.follow_ups.includes('U1'));
     const submitted = fake.requests.filter((r) => r.path === '/mj/submit/imagine');
@@ -187,14 +188,7 @@ describe('scale-out: Midjourney models relayed by workers', { timeout: 240_000 }
   test('a notify push that reaches API node B wakes the worker following a task made on A', {
     timeout: 40_000,
   }, async () => {
-    const res = await post(a.url, {
-      model: 'midjourney-pushed',
-      prompt: 'a harbour at dawn',
-      response_format: 'b64_json',
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    const grid = (await res.json()) as ImagesResponse;
-    const task = grid.imagine.midjourney!.task_id;
+    const { task } = await makeGrid(a, 'midjourney-pushed', 'a harbour at dawn');
     assert.match(task, /^mj2:/);
     assert.equal(pushing.tasks.get(task.split(':')[1])!.finishTime !== null, true);
     // Node B answered the pushes (204); the worker was woken by them, not by its 60 s poll.

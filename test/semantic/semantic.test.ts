@@ -15,15 +15,6 @@ import { defaultsOf, judge, judgeCases, report, tally } from './score.ts';
 /** Share of pictures that must satisfy every promise (the issue's target). */
 const TARGET = 0.9;
 
-/**
- * Checks the shipped weights do not pass yet (issue 4 stays open while any is listed): they run
- * and print their scores, reported as TODO rather than failing the suite. Remove a key once its
- * check passes.
- */
-const NOT_YET = new Set<string>(['score', 'negative']);
-const belowTarget = (key: string) =>
-  NOT_YET.has(key) ? { todo: 'issue 4: imagine-demo is undertrained (see tools/demo-model/README.md)' } : {};
-
 describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model folder missing' }, () => {
   let pipeline: Pipeline;
   let defaults: ReturnType<typeof defaultsOf>;
@@ -35,7 +26,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
     await pipeline?.dispose();
   });
 
-  test(`prompts over ${SEEDS.length} seeds reach ${TARGET * 100}%`, belowTarget('score'), async () => {
+  test(`prompts over ${SEEDS.length} seeds reach ${TARGET * 100}%`, async () => {
     const results = await judgeCases(pipeline, defaults, SEEDS[0]);
     const lines = report(results);
     console.log(lines.join('\n'));
@@ -43,7 +34,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
     assert.ok(s.correct >= TARGET * s.total, lines[0]);
   });
 
-  test('negative prompt "red" keeps "a circle" from being red', belowTarget('negative'), async () => {
+  test('negative prompt "red" keeps "a circle" from being red', async () => {
     const { prompt, negativePrompt, seeds, minClean } = NEGATIVE_CASE;
     // One request per seed: a request holds at most four pictures.
     const found = [];
@@ -59,7 +50,7 @@ describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model fold
   });
 
   for (const sampler of SAMPLER_NAMES) {
-    test(`${sampler} at the default steps draws "${SAMPLER_CASE.prompt}"`, belowTarget(sampler), async () => {
+    test(`${sampler} at the default steps draws "${SAMPLER_CASE.prompt}"`, async () => {
       const out = await pipeline.generate({
         ...defaults,
         sampler,

@@ -43,7 +43,8 @@ export function connectApiNode(
   const models = createRemoteRegistry({ redis: command, keys });
   const store = createRedisImageStore({ redis: command, keyOf: keys.file, ttlMs: config.imageTtlMs });
   // Notify-hook pushes reach whichever API node the upstream calls, while the task's tracker runs
-  // in a worker: pass the task id on to the relaying workers (a proxy task id is a short number; a longer one is no task of ours).
+  // in a worker: pass the task id on to the relaying workers (a proxy task id is a short number;
+  // a longer one is no task of ours).
   const stopForwarding = (options.notifyHub ?? defaultNotifyHub).forwardTo((taskId) => {
     if (taskId.length <= 128) command.publish(keys.relayNotify, taskId).catch(() => undefined);
   });

@@ -366,11 +366,11 @@ def main():
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--scenes', type=int, default=12000)
     ap.add_argument('--vae-steps', type=int, default=5000)
-    ap.add_argument('--unet-steps', type=int, default=24000)
+    ap.add_argument('--unet-steps', type=int, default=32000)
     ap.add_argument('--batch', type=int, default=48)
     ap.add_argument('--detail-from', type=int, default=3250, help='UNet step where the second phase (uniform timesteps, low-noise weight back) starts')
     ap.add_argument('--cooldown', type=int, default=1000, help='last UNet steps over which the learning rate decays linearly to zero')
-    ap.add_argument('--cool-at', type=lambda v: [int(x) for x in v.split(',') if x], default=[10000, 16000, 20000],
+    ap.add_argument('--cool-at', type=lambda v: [int(x) for x in v.split(',') if x], default=[10000, 16000, 20000, 24000, 28000],
                     help='steps before --unet-steps where a cool-down ends and the rate restarts (comma-separated)')
     ap.add_argument('--detail-cap', type=float, default=5.0, help='cap of the 1/alpha_bar timestep weight in the second phase')
     ap.add_argument('--offset-noise', type=float, default=0.15, help='std of the per-channel constant added to the training noise')

@@ -161,12 +161,25 @@ function componentFile(dir: string, component: string, required: boolean): strin
 }
 
 /**
+ * Graph reads by file, kept while the file's size and mtime stay the same: the registry rereads
+ * every folder on each rescan (every 2 s, on the request path), and a graph with inline weights
+ * costs one read per tensor, from disk when it is not in the page cache.
+ */
+const weightReads = new Map<string, { stamp: string; resident: number }>();
+
+/**
  * Bytes a component's weights take once loaded on CPU (fp16 counted as the float32 that ORT holds),
  * read from the graph; a graph that cannot be read counts as the size of its folder's files.
  */
 function componentWeightBytes(modelFile: string): number {
   try {
-    return onnxWeightBytes(modelFile).resident;
+    const st = statSync(modelFile);
+    const stamp = `${st.size}:${st.mtimeMs}`;
+    const known = weightReads.get(modelFile);
+    if (known?.stamp === stamp) return known.resident;
+    const { resident } = onnxWeightBytes(modelFile);
+    weightReads.set(modelFile, { stamp, resident });
+    return resident;
   } catch {
     return folderBytes(dirname(modelFile));
   }

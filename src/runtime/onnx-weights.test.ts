@@ -132,3 +132,22 @@ test('a component graph that cannot be read counts as the files of its folder', 
   assert.ok(unetFiles >= 5000);
   assert.equal(readModelFolder(folder).weightBytes, before - unetWeights + unetFiles);
 });
+
+test('a graph rewritten in place is read again, not taken from the last read', () => {
+  const folder = join(dir, 'rewritten');
+  mkdirSync(folder);
+  writeSyntheticModel(folder);
+  const unet = join(folder, 'unet', 'model.onnx');
+  const before = readModelFolder(folder).weightBytes;
+  const unetWeights = onnxWeightBytes(unet).resident;
+  writeModel(unet, {
+    graph: {
+      name: 'bigger',
+      nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+      initializers: [floatTensor('w', [1000], new Float32Array(1000))],
+      inputs: [{ name: 'x', type: 'float32', shape: [1] }],
+      outputs: [{ name: 'y', type: 'float32', shape: [1] }],
+    },
+  });
+  assert.equal(readModelFolder(folder).weightBytes, before - unetWeights + 4000);
+});

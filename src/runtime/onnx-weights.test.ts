@@ -117,13 +117,21 @@ test('an fp16 model folder weighs what its float32 twin does, though its files a
   assert.ok(filesBytes(fp16) < 0.75 * filesBytes(fp32), `${filesBytes(fp16)} vs ${filesBytes(fp32)}`);
 });
 
-test('a component graph that cannot be read counts as the files of its folder', () => {
-  const folder = join(dir, 'broken');
+/**
+ * A synthetic model folder read once: its weight bytes, and the UNet graph's path and share of
+ * them, for tests that then replace the UNet graph.
+ */
+function folderWithUnet(name: string) {
+  const folder = join(dir, name);
   mkdirSync(folder);
   writeSyntheticModel(folder);
   const unet = join(folder, 'unet', 'model.onnx');
   const before = readModelFolder(folder).weightBytes;
-  const unetWeights = onnxWeightBytes(unet).resident;
+  return { folder, unet, before, unetWeights: onnxWeightBytes(unet).resident };
+}
+
+test('a component graph that cannot be read counts as the files of its folder', () => {
+  const { folder, unet, before, unetWeights } = folderWithUnet('broken');
   writeFileSync(unet, Buffer.alloc(5000, 0xff));
   const unetFiles = readdirSync(join(folder, 'unet')).reduce(
     (s, f) => s + statSync(join(folder, 'unet', f)).size,
@@ -134,12 +142,7 @@ test('a component graph that cannot be read counts as the files of its folder', 
 });
 
 test('a graph rewritten in place is read again, not taken from the last read', () => {
-  const folder = join(dir, 'rewritten');
-  mkdirSync(folder);
-  writeSyntheticModel(folder);
-  const unet = join(folder, 'unet', 'model.onnx');
-  const before = readModelFolder(folder).weightBytes;
-  const unetWeights = onnxWeightBytes(unet).resident;
+  const { folder, unet, before, unetWeights } = folderWithUnet('rewritten');
   writeModel(unet, {
     graph: {
       name: 'bigger',

@@ -51,6 +51,14 @@ export interface ServerConfig {
   redisPrefix: string;
   /** Scale-out workers: a job whose worker is silent this long is retried on another worker. */
   workerLockMs: number;
+  /**
+   * Host names (besides loopback ones) a keyless server bound to loopback answers to; ['*'] = any.
+   * Guards a local server against DNS rebinding; unused once API keys are set or the bind is public.
+   */
+  allowedHosts: readonly string[];
+  /** Event streams open at once, in all and per API key (per client address without keys). */
+  maxStreams: number;
+  maxStreamsPerKey: number;
 }
 
 /** Flag values as commander hands them over (strings, all optional). */
@@ -77,6 +85,9 @@ export interface ServeFlags {
   redis?: string;
   redisPrefix?: string;
   lockTimeout?: string;
+  allowedHosts?: string;
+  maxStreams?: string;
+  maxStreamsPerKey?: string;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
@@ -103,6 +114,9 @@ export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
   redis: null,
   redisPrefix: 'imagine',
   workerLockMs: 30_000,
+  allowedHosts: Object.freeze([]) as readonly string[],
+  maxStreams: 256,
+  maxStreamsPerKey: 32,
 });
 
 class ConfigError extends Error {
@@ -183,6 +197,12 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     throw new ConfigError(`--redis-prefix must be 1-64 of [A-Za-z0-9._-], got '${redisPrefix}'`);
   }
   const lockTimeout = v(flags.lockTimeout, 'IMAGINE_LOCK_TIMEOUT');
+  const allowedHosts = (v(flags.allowedHosts, 'IMAGINE_ALLOWED_HOSTS') ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h.length > 0);
+  const maxStreams = v(flags.maxStreams, 'IMAGINE_MAX_STREAMS');
+  const maxStreamsPerKey = v(flags.maxStreamsPerKey, 'IMAGINE_MAX_STREAMS_PER_KEY');
   return Object.freeze({
     ...d,
     host: v(flags.host, 'IMAGINE_HOST') ?? d.host,
@@ -206,6 +226,12 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     redis,
     redisPrefix,
     workerLockMs: lockTimeout === undefined ? d.workerLockMs : duration('--lock-timeout', lockTimeout),
+    allowedHosts: Object.freeze(allowedHosts),
+    maxStreams: maxStreams === undefined ? d.maxStreams : int('--max-streams', maxStreams, 1, 100_000),
+    maxStreamsPerKey:
+      maxStreamsPerKey === undefined
+        ? d.maxStreamsPerKey
+        : int('--max-streams-per-key', maxStreamsPerKey, 1, 100_000),
   });
 }
 

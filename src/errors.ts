@@ -96,6 +96,54 @@ export const errors = {
       param: null,
       retryAfter,
     }),
+  /** Too many event streams open at once, for this key or for the server. */
+  tooManyStreams: (message: string, retryAfter: number) =>
+    new ImagineError(message, {
+      status: 429,
+      type: 'rate_limit_error',
+      code: 'too_many_streams',
+      param: null,
+      retryAfter,
+    }),
+  /** The route exists, for other methods. */
+  methodNotAllowed: (method: string, allowed: readonly string[]) =>
+    new ImagineError(`Method ${method} is not allowed here; use ${allowed.join(', ')}.`, {
+      status: 405,
+      type: 'invalid_request_error',
+      code: 'method_not_allowed',
+      param: null,
+    }),
+  /** A path segment longer than any id we issue. */
+  uriTooLong: (maxSegment: number) =>
+    new ImagineError(`A path segment is longer than ${maxSegment} characters.`, {
+      status: 414,
+      type: 'invalid_request_error',
+      code: 'uri_too_long',
+      param: null,
+    }),
+  /** The client's request line and headers did not arrive (in time, or within the size limit). */
+  requestTimeout: () =>
+    new ImagineError('The request did not arrive in time.', {
+      status: 408,
+      type: 'invalid_request_error',
+      code: 'request_timeout',
+      param: null,
+    }),
+  headersTooLarge: () =>
+    new ImagineError('The request headers are larger than the server accepts.', {
+      status: 431,
+      type: 'invalid_request_error',
+      code: 'headers_too_large',
+      param: null,
+    }),
+  /** DNS rebinding guard: a keyless loopback server answers only to loopback host names. */
+  hostNotAllowed: (message: string) =>
+    new ImagineError(message, {
+      status: 403,
+      type: 'permission_error',
+      code: 'host_not_allowed',
+      param: null,
+    }),
   /** The prompt was refused by a content policy (e.g. a Midjourney upstream's banned words). */
   contentPolicy: (message: string) =>
     new ImagineError(message, {

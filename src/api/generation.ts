@@ -12,9 +12,12 @@ import {
 } from '../engine/types.ts';
 import { errors, type ImagineError } from '../errors.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/format.ts';
+import { clip, describeNames, describeValue } from './echo.ts';
 
 /** Longest prompt (and negative prompt) accepted, in characters; CLIP reads 75 tokens of it anyway. */
 export const PROMPT_MAX_LENGTH = 4000;
+/** Longest model id accepted; folder names and aliases are far shorter. */
+export const MODEL_ID_MAX_LENGTH = 256;
 export { MAX_N, MAX_SEED, MAX_STEPS };
 export const MIN_CFG_SCALE = 1;
 export const MAX_CFG_SCALE = 30;
@@ -55,16 +58,20 @@ const int = (param: string, min: number, max: number) =>
 const oneOf = <T extends readonly [string, ...string[]]>(param: string, values: T) =>
   z.enum(values, {
     error: (issue) =>
-      `Invalid ${param} ${JSON.stringify(issue.input)}. Valid values: ${values.map((v) => `'${v}'`).join(', ')}.`,
+      `Invalid ${param} ${describeValue(issue.input)}. Valid values: ${values.map((v) => `'${v}'`).join(', ')}.`,
   });
 
 const samplerList = SAMPLER_NAMES.map((s) => `'${s}'`).join(', ');
 
 const requestSchema = z.strictObject(
   {
-    model: z.string({ error: 'model must be a string naming a model from GET /v1/models' }).min(1, {
-      error: 'model must be a string naming a model from GET /v1/models',
-    }),
+    model: z
+      .string({ error: 'model must be a string naming a model from GET /v1/models' })
+      .min(1, { error: 'model must be a string naming a model from GET /v1/models' })
+      .max(MODEL_ID_MAX_LENGTH, {
+        error: (issue) =>
+          `model must be at most ${MODEL_ID_MAX_LENGTH} characters (got ${(issue.input as string).length}); GET /v1/models lists the ids`,
+      }),
     prompt: z
       .string({ error: 'prompt must be a non-empty string' })
       .max(PROMPT_MAX_LENGTH, { error: `prompt must be at most ${PROMPT_MAX_LENGTH} characters` })
@@ -82,7 +89,7 @@ const requestSchema = z.strictObject(
           const near = SAMPLER_NAMES.find(
             (s) => s.toLowerCase().replace(/\W/g, '') === given.toLowerCase().replace(/\W/g, ''),
           );
-          return `Unknown sampler '${given}'.${near ? ` Did you mean '${near}'?` : ''} Valid samplers (exact spelling): ${samplerList}.`;
+          return `Unknown sampler ${describeValue(given)}.${near ? ` Did you mean '${near}'?` : ''} Valid samplers (exact spelling): ${samplerList}.`;
         },
       })
       .nullish(),
@@ -162,10 +169,9 @@ export interface GenerationParams extends OutputParams {
 
 function issueToError(issue: z.core.$ZodIssue): ImagineError {
   if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0];
     return errors.invalidParam(
-      key,
-      `Unrecognized request argument supplied: ${issue.keys.join(', ')}. Accepted fields: ${GENERATION_FIELDS.join(', ')}.`,
+      clip(issue.keys[0]),
+      `Unrecognized request argument supplied: ${describeNames(issue.keys)}. Accepted fields: ${GENERATION_FIELDS.join(', ')}.`,
       'unknown_parameter',
     );
   }

@@ -67,6 +67,18 @@ export function registerServe(program: Command): void {
       'scale-out: Redis key prefix (env IMAGINE_REDIS_PREFIX, default imagine)',
     )
     .option(
+      '--allowed-hosts <names>',
+      'without API keys on a loopback address, Host names answered besides loopback ones, comma-separated; * = any (env IMAGINE_ALLOWED_HOSTS)',
+    )
+    .option(
+      '--max-streams <n>',
+      'event streams open at once; more gets 429 (env IMAGINE_MAX_STREAMS, default 256)',
+    )
+    .option(
+      '--max-streams-per-key <n>',
+      'event streams open at once per API key, or per client address without keys (env IMAGINE_MAX_STREAMS_PER_KEY, default 32)',
+    )
+    .option(
       '--log-level <level>',
       'fatal|error|warn|info|debug|trace|silent (env IMAGINE_LOG_LEVEL, default info)',
     )

@@ -1,12 +1,16 @@
 // createApp(deps): the HTTP surface of imagine, without listening. Auth, limits and error mapping
 // live here; the routes (images.ts, below for models, files and health) validate, enqueue and stream.
+// Every route needs a key unless it says `config: { public: true }`; the decision is taken on the
+// route the router matched, never on the URL string (which may be encoded, absolute or dotted).
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { clip } from '../api/echo.ts';
 import type { ServerConfig } from '../config.ts';
 import { errors, type ImagineError } from '../errors.ts';
 import { describeModel, describeRelayModel } from '../models/describe.ts';
@@ -17,10 +21,12 @@ import type { JobQueue } from '../queue/types.ts';
 import { type RelayConfig, upstreamForModel } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import { createKeyChecker, createRateLimiter } from './auth.ts';
+import { registerJsonBody } from './body.ts';
 import { toHttpError } from './errors.ts';
+import { createHostGuard } from './host-guard.ts';
 import { registerImageRoutes } from './images.ts';
 import type { Metrics } from './metrics.ts';
-import { NOTIFY_PATH } from './midjourney.ts';
+import { createStreamSlots, type StreamSlots } from './sse.ts';
 import { registerWebRoutes } from './web.ts';
 
 export type GenerationQueue = JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;
@@ -46,7 +52,23 @@ export interface AppDeps {
   logStream?: { write(line: string): void };
 }
 
+/** What the routes get: the deps plus the state createApp owns. */
+export interface RouteDeps extends AppDeps {
+  /** Open event streams, bounded per key and in all. */
+  streams: StreamSlots;
+}
+
+/** Longest path segment the router matches; ids we issue are far shorter. Longer ones are 414s. */
+export const MAX_PARAM_LENGTH = 200;
+/** Longest request-derived string in a log line or an error message about the route. */
+const LOGGED_PATH_MAX = 200;
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Answered without an API key and outside the rate limit (health, files, playground...). */
+    public?: boolean;
+  }
   interface FastifyRequest {
     /** The caller's API key id (a digest prefix), `ip:<addr>` without keys. */
     keyId: string;
@@ -65,8 +87,33 @@ export function baseUrl(config: ServerConfig, request: FastifyRequest): string {
   return config.publicUrl ?? `${request.protocol}://${request.host}`;
 }
 
-export function createApp(deps: AppDeps): FastifyInstance {
-  const { config, models, metrics, lifecycle } = deps;
+/** The path of a request for logs and messages: clipped, without its query. */
+function loggedPath(request: FastifyRequest): string {
+  return request.routeOptions.url ?? clip(request.url.split('?')[0], LOGGED_PATH_MAX);
+}
+
+export function createApp(appDeps: AppDeps): FastifyInstance {
+  const { config, models, metrics, lifecycle } = appDeps;
+  const deps: RouteDeps = {
+    ...appDeps,
+    streams: createStreamSlots({ total: config.maxStreams, perKey: config.maxStreamsPerKey }),
+  };
+  /** Router errors (bad percent-encoding, over-long segments) are answered before any hook runs. */
+  const frameworkError = (err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+    const e =
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? errors.uriTooLong(MAX_PARAM_LENGTH)
+        : err.code === 'FST_ERR_BAD_URL'
+          ? errors.invalidRequest('The URL is malformed (bad percent-encoding).', 'invalid_url')
+          : toHttpError(err, config.bodyLimit);
+    metrics.error(e.type, e.code);
+    request.log.info(
+      { id: request.id, method: request.method, path: loggedPath(request), status: e.status },
+      'request',
+    );
+    reply.header('x-request-id', request.id);
+    return sendError(reply, e);
+  };
   const app = Fastify({
     logger:
       config.logLevel === 'silent'
@@ -81,30 +128,49 @@ export function createApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     genReqId: () => randomUUID(),
-    // Our routes have no use for long path segments; longer ones are 404s.
-    routerOptions: { maxParamLength: 200 },
+    // Our routes have no use for long path segments; longer ones are 414s.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
+    // Requests node's parser refuses (bad request line, headers too large, too slow) still get
+    // an answer in OpenAI's envelope before the socket closes.
+    clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const e =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? errors.requestTimeout()
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? errors.headersTooLarge()
+            : errors.invalidRequest('The request is not valid HTTP.', 'bad_request');
+      metrics.error(e.type, e.code);
+      const body = JSON.stringify(e.toJSON());
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${e.status} ${e.code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(err);
+    },
     // While closing, requests still reach our handlers, which answer 503 in OpenAI's envelope.
     return503OnClosing: false,
   });
-  // JSON only. An empty JSON body (DELETE from clients that always send the header) is no body;
-  // anything else goes through fastify's own parser, which refuses prototype poisoning.
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser(['text/plain', 'application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined);
-    else jsonParser(request, String(body), done);
-  });
+  registerJsonBody(app);
   app.decorateRequest('keyId', '');
   app.decorateRequest('model', null);
 
   const keys = createKeyChecker(config.apiKeys);
   const limiter = createRateLimiter(config.rateLimitPerMinute);
+  const hosts = createHostGuard({
+    bindHost: config.host,
+    keysEnabled: keys.enabled,
+    allowedHosts: config.allowedHosts,
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    const path = request.url.split('?')[0];
-    // Files are guarded by their random names; notify pushes only wake a task's tracker (midjourney.ts).
-    if (!path.startsWith('/v1/') || path.startsWith('/v1/images/files/') || path === NOTIFY_PATH) return;
+    const refused = hosts.refuse(request.headers.host);
+    if (refused !== null) throw errors.hostNotAllowed(refused);
+    // Public routes say so; anything else, including a path no route matches, needs a key.
+    if (!request.is404 && request.routeOptions.config.public === true) return;
     if (keys.enabled) {
       const id = keys.check(request.headers.authorization);
       if (id === null) throw errors.unauthorized();
@@ -121,7 +187,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       {
         id: request.id,
         method: request.method,
-        path: request.routeOptions.url ?? request.url.split('?')[0],
+        path: loggedPath(request),
         model: request.model,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
@@ -138,17 +204,26 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const e = errors.notFound(
-      `Unknown route: ${request.method} ${request.url.split('?')[0]}`,
-      'unknown_route',
-    );
+    const allowed = METHODS.filter((m) => {
+      try {
+        return app.findRoute({ method: m, url: request.url }) !== null;
+      } catch {
+        return false;
+      }
+    });
+    if (allowed.length > 0) reply.header('allow', allowed.join(', '));
+    const e =
+      allowed.length > 0
+        ? errors.methodNotAllowed(request.method, allowed)
+        : errors.notFound(`Unknown route: ${request.method} ${loggedPath(request)}`, 'unknown_route');
     metrics.error(e.type, e.code);
     return sendError(reply, e);
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  const open = { config: { public: true } };
+  app.get('/health', open, async () => ({ status: 'ok' }));
 
-  app.get('/ready', async (_request, reply) => {
+  app.get('/ready', open, async (_request, reply) => {
     if (lifecycle.draining)
       return sendError(reply, errors.unavailable('The server is shutting down.', 'shutting_down'));
     const usable = [
@@ -166,7 +241,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     return { status: 'ready', models: usable };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', open, async (_request, reply) => {
     reply.type(metrics.contentType);
     return metrics.text();
   });
@@ -195,7 +270,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
     return describeModel(entry, models.state(entry.id), models.reason?.(entry.id) ?? entry.reason);
   });
 
-  app.get<{ Params: { name: string } }>('/v1/images/files/:name', async (request, reply) => {
+  // Files are guarded by their random names (128 bits), like OpenAI's signed urls.
+  app.get<{ Params: { name: string } }>('/v1/images/files/:name', open, async (request, reply) => {
     const file = await deps.store.get(request.params.name);
     if (!file) throw errors.notFound('No such image, or it has expired.', 'file_not_found');
     const maxAge = Math.max(0, Math.floor((file.expiresAt - Date.now()) / 1000));

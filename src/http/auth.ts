@@ -29,29 +29,47 @@ export function createKeyChecker(keys: readonly string[]): KeyChecker {
 export interface RateLimiter {
   /** Takes one request from `key`'s budget; returns null if allowed, else seconds to wait. */
   take(key: string): number | null;
+  /** Buckets held now (idle ones are forgotten). */
+  readonly size: number;
 }
 
-/** A token bucket per key: `perMinute` requests, refilled continuously; 0 = unlimited. */
+/** Most buckets held at once; beyond it the least recently used is dropped (see below). */
+export const MAX_BUCKETS = 100_000;
+
+/**
+ * A token bucket per key: `perMinute` requests, refilled continuously; 0 = unlimited.
+ *
+ * A bucket left alone for a minute is full again, exactly like a key never seen, so it is dropped.
+ * The map is kept in order of last use (a key is re-inserted on every take), which puts the idle
+ * buckets at its front: each take drops those and stops at the first recent one, O(1) amortised
+ * however many keys come and go. More than MAX_BUCKETS keys active within one minute (only possible
+ * without API keys, one bucket per client address) drops the least recently used early.
+ */
 export function createRateLimiter(perMinute: number, now: () => number = Date.now): RateLimiter {
   const buckets = new Map<string, { tokens: number; at: number }>();
   const ratePerMs = perMinute / 60_000;
+  const refillMs = 60_000;
   return {
     take(key) {
       if (perMinute <= 0) return null;
       const t = now();
       const b = buckets.get(key) ?? { tokens: perMinute, at: t };
-      b.tokens = Math.min(perMinute, b.tokens + (t - b.at) * ratePerMs);
+      b.tokens = Math.min(perMinute, b.tokens + Math.max(0, t - b.at) * ratePerMs);
       b.at = t;
+      buckets.delete(key);
       buckets.set(key, b);
-      if (buckets.size > 10_000) {
-        // Forget full buckets so idle keys do not accumulate.
-        for (const [k, v] of buckets) if (v.tokens >= perMinute && k !== key) buckets.delete(k);
+      for (const [k, v] of buckets) {
+        if (k === key || (t - v.at < refillMs && buckets.size <= MAX_BUCKETS)) break;
+        buckets.delete(k);
       }
       if (b.tokens >= 1) {
         b.tokens -= 1;
         return null;
       }
       return Math.max(1, Math.ceil((1 - b.tokens) / ratePerMs / 1000));
+    },
+    get size() {
+      return buckets.size;
     },
   };
 }

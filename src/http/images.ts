@@ -21,7 +21,7 @@ import { isFinished, type JobEvent } from '../queue/types.ts';
 import { type MjUpstream, upstreamForModel } from '../relay/midjourney/config.ts';
 import { midjourneyPrompt } from '../relay/midjourney/request.ts';
 import { parseMjFlags } from '../relay/mj-flags.ts';
-import { type AppDeps, baseUrl } from './app.ts';
+import { type AppDeps, baseUrl, type RouteDeps } from './app.ts';
 import { registerMidjourneyRoutes } from './midjourney.ts';
 import {
   completedEvents,
@@ -283,7 +283,7 @@ function trackLane(deps: AppDeps, id: string, lane: string): () => void {
  * A client that goes away cancels the job.
  */
 export async function submitJob(
-  deps: AppDeps,
+  deps: RouteDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   lane: string,
@@ -294,6 +294,8 @@ export async function submitJob(
   const id = request.id;
   const base = baseUrl(config, request);
 
+  // A stream's slot is taken before its job exists: a refused stream (429) leaves no job behind.
+  const releaseSlot = params.stream ? deps.streams.acquire(request.keyId) : null;
   const sub = bufferedSubscription(deps, id);
   const untrack = isMidjourneyParams(params) ? trackLane(deps, id, lane) : null;
   let snap: GenerationSnapshot;
@@ -307,13 +309,18 @@ export async function submitJob(
   } catch (e) {
     sub.unsubscribe();
     untrack?.();
+    releaseSlot?.();
     throw e;
   }
   watchMetrics(deps, id, params.model, snap.createdAt);
 
   if (params.stream) {
     reply.hijack();
-    const sse = openSse(reply.raw, { keepAliveMs: config.keepAliveMs, headers: headersOf(reply) });
+    const sse = openSse(reply.raw, {
+      keepAliveMs: config.keepAliveMs,
+      headers: headersOf(reply),
+      onEnd: releaseSlot ?? undefined,
+    });
     // A client that goes away cancels its job, queued or running.
     sse.onDisconnect(() => {
       sub.unsubscribe();
@@ -341,7 +348,7 @@ export async function submitJob(
   return imagesResponse(done, base);
 }
 
-export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { config, models, queue, lifecycle } = deps;
   const randomSeed = deps.randomSeed ?? engineRandomSeed;
 
@@ -402,9 +409,20 @@ export function registerImageRoutes(app: FastifyInstance, deps: AppDeps): void {
       sub.unsubscribe();
       throw e;
     }
+    let releaseSlot: () => void;
+    try {
+      releaseSlot = deps.streams.acquire(request.keyId);
+    } catch (e) {
+      sub.unsubscribe();
+      throw e;
+    }
     const base = baseUrl(config, request);
     reply.hijack();
-    const sse = openSse(reply.raw, { keepAliveMs: config.keepAliveMs, headers: headersOf(reply) });
+    const sse = openSse(reply.raw, {
+      keepAliveMs: config.keepAliveMs,
+      headers: headersOf(reply),
+      onEnd: releaseSlot,
+    });
     // A watcher leaving does not cancel the job; only its creator's stream or DELETE does.
     sse.onDisconnect(sub.unsubscribe);
     const handle = forward(deps, sse, snap, base, sub.unsubscribe);

@@ -2,6 +2,7 @@
 // relayed and streamed like any generation, and the notify hook midjourney-proxy POSTs task updates to.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { clip, describeNames } from '../api/echo.ts';
 import { MAX_PARTIAL_IMAGES, RESPONSE_FORMATS } from '../api/generation.ts';
 import { errors } from '../errors.ts';
 import { OUTPUT_FORMATS } from '../output/format.ts';
@@ -9,7 +10,7 @@ import { type MjUpstream, upstreamOf } from '../relay/midjourney/config.ts';
 import { acceptNotifyHook } from '../relay/midjourney/notify.ts';
 import { TASK_ID } from '../relay/midjourney/protocol.ts';
 import { MJ_FOLLOW_UPS } from '../relay/midjourney/relay.ts';
-import type { AppDeps } from './app.ts';
+import type { RouteDeps } from './app.ts';
 import { midjourneyParams, relayLane, submitJob } from './images.ts';
 
 /** Unauthenticated: a push only wakes the tracker of a task, which re-fetches it from the upstream. */
@@ -48,7 +49,7 @@ const followUpSchema = z.strictObject(
  * The upstream and its own task id for a task id as clients see it, "<upstream>:<id>"; a bare id is
  * taken when only one upstream is configured.
  */
-function resolveTask(deps: AppDeps, publicId: string): { upstream: MjUpstream; taskId: string } {
+function resolveTask(deps: RouteDeps, publicId: string): { upstream: MjUpstream; taskId: string } {
   const upstreams = deps.relay?.upstreams ?? [];
   const colon = publicId.indexOf(':');
   const name = colon >= 0 ? publicId.slice(0, colon) : upstreams.length === 1 ? upstreams[0].name : '';
@@ -56,14 +57,14 @@ function resolveTask(deps: AppDeps, publicId: string): { upstream: MjUpstream; t
   const upstream = deps.relay && name !== '' ? upstreamOf(deps.relay, name) : undefined;
   if (!upstream || !TASK_ID.test(taskId)) {
     throw errors.notFound(
-      `No Midjourney task '${publicId}': use the task_id of a Midjourney result ("<upstream>:<id>").`,
+      `No Midjourney task '${clip(publicId)}': use the task_id of a Midjourney result ("<upstream>:<id>").`,
       'task_not_found',
     );
   }
   return { upstream, taskId };
 }
 
-export function registerMidjourneyRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerMidjourneyRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { task_id: string } }>(
     '/v1/images/midjourney/:task_id/actions',
     async (request, reply) => {
@@ -76,8 +77,8 @@ export function registerMidjourneyRoutes(app: FastifyInstance, deps: AppDeps): v
         const issue = parsed.error.issues[0];
         if (issue.code === 'unrecognized_keys') {
           throw errors.invalidParam(
-            issue.keys[0],
-            `Unrecognized argument: ${issue.keys.join(', ')}. Accepted fields: ${Object.keys(followUpSchema.shape).join(', ')}.`,
+            clip(issue.keys[0]),
+            `Unrecognized argument: ${describeNames(issue.keys)}. Accepted fields: ${Object.keys(followUpSchema.shape).join(', ')}.`,
             'unknown_parameter',
           );
         }
@@ -101,7 +102,7 @@ export function registerMidjourneyRoutes(app: FastifyInstance, deps: AppDeps): v
     },
   );
 
-  app.post(NOTIFY_PATH, async (request, reply) => {
+  app.post(NOTIFY_PATH, { config: { public: true } }, async (request, reply) => {
     acceptNotifyHook(request.body, deps.notifyHub);
     // 204 whether or not the push named a task in flight: the sender learns nothing about our tasks.
     return reply.code(204).send();

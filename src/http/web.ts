@@ -64,11 +64,13 @@ export function registerWebRoutes(app: FastifyInstance): void {
   const style = cached(() => readFile(join(WEB_DIR, 'playground.css'), 'utf8'));
   const script = cached(bundlePlayground);
 
-  app.get('/', async (_request, reply) => send(reply, 'text/html; charset=utf-8', await page()));
-  app.get('/playground/app.css', async (_request, reply) =>
+  // The page and its assets hold no data; the API calls they make need a key like any other.
+  const open = { config: { public: true } };
+  app.get('/', open, async (_request, reply) => send(reply, 'text/html; charset=utf-8', await page()));
+  app.get('/playground/app.css', open, async (_request, reply) =>
     send(reply, 'text/css; charset=utf-8', await style()),
   );
-  app.get('/playground/app.js', async (_request, reply) =>
+  app.get('/playground/app.js', open, async (_request, reply) =>
     send(reply, 'text/javascript; charset=utf-8', await script()),
   );
 }

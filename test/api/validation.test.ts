@@ -122,10 +122,12 @@ describe('request validation and error statuses', kitTestOptions(), () => {
     assert.match(broken.message, /half-model.*scheduler_config\.json/);
   });
 
-  test('404 unknown route, 415 not JSON, 413 body too large, 500 without internals', async () => {
+  test('404 unknown route, 405 wrong method, 415 not JSON, 413 body too large, 500 without internals', async () => {
     const route = assertEnvelope(await ts.server.app.inject({ method: 'GET', url: '/v1/nothing' }), 404);
     assert.equal(route.code, 'unknown_route');
-    assertEnvelope(await ts.server.app.inject({ method: 'GET', url: '/v1/images/generations' }), 404);
+    const wrongMethod = await ts.server.app.inject({ method: 'GET', url: '/v1/images/generations' });
+    assert.equal(assertEnvelope(wrongMethod, 405).code, 'method_not_allowed');
+    assert.equal(wrongMethod.headers.allow, 'POST');
     const text = await post('prompt=cat', { 'content-type': 'text/plain' });
     assert.equal(assertEnvelope(text, 415).code, 'unsupported_media_type');
     const form = await post('prompt=cat', { 'content-type': 'application/x-www-form-urlencoded' });

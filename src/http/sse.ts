@@ -21,20 +21,24 @@ export interface SseOptions {
   headers?: Record<string, string>;
   /** How long a client may leave written data unread before it is dropped, ms. */
   stallMs?: number;
+  /** Unsent bytes beyond which superseded events (progress, previews, keep-alives) are skipped. */
+  bufferBytes?: number;
   /** Called once when the response is over, however it ended (releases a stream slot). */
   onEnd?: () => void;
 }
 
 /** A client that reads nothing for this long is gone as far as we are concerned. */
 export const DEFAULT_STALL_MS = 30_000;
+/** What a slow client may have waiting in our memory, beyond the outcome event itself. */
+export const DEFAULT_BUFFER_BYTES = 1024 * 1024;
 
 export function formatSseEvent(event: StreamEvent): string {
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
 /**
- * Events a later one supersedes: skipped, not buffered, while the client is behind. The outcome
- * (`completed` or `error`) is always written.
+ * Events a later one supersedes: skipped, not buffered, while the client is far behind. The
+ * outcome (`completed` or `error`) is always written.
  */
 function droppable(event: StreamEvent): boolean {
   return event.type !== 'image_generation.completed' && event.type !== 'error';
@@ -52,9 +56,12 @@ export function openSse(res: ServerResponse, options: SseOptions): SseStream {
   let closed = false;
   const disconnectHandlers: (() => void)[] = [];
   const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+  const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
   let stall: NodeJS.Timeout | null = null;
-  // Unread data: what is written while the client is behind waits for 'drain', never longer than
-  // stallMs; then the connection is dropped (which counts as the client going away).
+  // Unread data: once write() says the buffer is full, 'drain' must come within stallMs, or the
+  // connection is dropped (which counts as the client going away). Superseded events are skipped
+  // rather than queued beyond bufferBytes (not at the first full buffer: a burst of writes in one
+  // tick fills it for a moment even for a fast reader).
   const clearStall = () => {
     if (stall) clearTimeout(stall);
     stall = null;
@@ -62,25 +69,31 @@ export function openSse(res: ServerResponse, options: SseOptions): SseStream {
   res.on('drain', clearStall);
   const write = (text: string, skippable: boolean) => {
     if (closed || res.destroyed) return;
-    if (res.writableNeedDrain && skippable) return;
-    keepAlive.refresh();
+    if (skippable && res.writableLength >= bufferBytes) return;
+    armKeepAlive();
     if (!res.write(text) && !stall) {
       stall = setTimeout(() => res.destroy(), stallMs);
       stall.unref();
     }
   };
   // One timer, restarted by every write: a keep-alive comes exactly keepAliveMs after the last
-  // thing sent, never later.
+  // thing sent, never later (a fixed interval that skips recent writes can leave twice that).
   const interval = Math.max(10, Math.min(options.keepAliveMs, 15_000));
-  const keepAlive = setTimeout(function tick() {
-    write(': keep-alive\n\n', true);
-    // Skipped while the client is behind: wait another interval.
-    if (!closed) keepAlive.refresh();
-  }, interval);
-  keepAlive.unref();
+  let keepAlive: NodeJS.Timeout | null = null;
+  function armKeepAlive(): void {
+    if (keepAlive) clearTimeout(keepAlive);
+    keepAlive = setTimeout(() => {
+      keepAlive = null;
+      write(': keep-alive\n\n', true);
+      // Skipped while the client is far behind: try again an interval later.
+      if (!keepAlive && !closed) armKeepAlive();
+    }, interval);
+    keepAlive.unref();
+  }
   const stop = () => {
     closed = true;
-    clearTimeout(keepAlive);
+    if (keepAlive) clearTimeout(keepAlive);
+    keepAlive = null;
   };
   res.on('close', () => {
     clearStall();

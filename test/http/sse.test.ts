@@ -6,13 +6,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, mock, test } from 'node:test';
 import type { StreamEvent } from '../../src/api/stream.ts';
-import { createStreamSlots, openSse, type SseStream } from '../../src/http/sse.ts';
+import { createStreamSlots, openSse, type SseOptions, type SseStream } from '../../src/http/sse.ts';
 import { kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, tinyBody } from '../support/server.ts';
 
 /** A server whose one route opens an SSE stream and hands it (and its response) to the test. */
 async function sseServer(
-  options: { keepAliveMs: number; stallMs?: number },
+  options: SseOptions,
   onOpen: (sse: SseStream, res: ServerResponse) => void,
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((_req: IncomingMessage, res: ServerResponse) => {

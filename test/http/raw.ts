@@ -18,7 +18,7 @@ export function rawRequest(
   const u = new URL(base);
   const lines = [
     `${method} ${target} HTTP/1.1`,
-    `Host: ${u.host}`,
+    ...('Host' in headers ? [] : [`Host: ${u.host}`]),
     'Connection: close',
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
     ...(body === '' ? [] : [`Content-Length: ${Buffer.byteLength(body)}`]),

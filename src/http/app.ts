@@ -3,6 +3,7 @@
 // Every route needs a key unless it says `config: { public: true }`; the decision is taken on the
 // route the router matched, never on the URL string (which may be encoded, absolute or dotted).
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyInstance,
@@ -145,7 +146,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
       const body = JSON.stringify(e.toJSON());
       if (socket.writable) {
         socket.write(
-          `HTTP/1.1 ${e.status} ${e.code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
         );
       }
       socket.destroy(err);

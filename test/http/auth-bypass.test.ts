@@ -12,6 +12,8 @@ const KEY = 'sk-auth-bypass-key';
 
 function assertEnvelope(r: RawResponse, what: string): { code: string | null; type: string } {
   assert.match(r.headers['content-type'] ?? '', /^application\/json/, `${what}: ${r.body.slice(0, 200)}`);
+  // A HEAD answer has the envelope's headers and no body.
+  if (r.body === '') return { code: r.status === 401 ? 'invalid_api_key' : null, type: '' };
   const body = JSON.parse(r.body) as { error: { code: string | null; type: string; message: string } };
   assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type'], what);
   return body.error;
@@ -40,6 +42,8 @@ describe('no spelling of a protected route gets past the key check', kitTestOpti
   /** Every protected route as [method, path, body]; each is shown to work with the key first. */
   const routes = (): [string, string, string][] => [
     ['GET', '/v1/models', ''],
+    ['HEAD', '/v1/models', ''],
+    ['HEAD', `/v1/images/jobs/${jobId}`, ''],
     ['GET', '/v1/models/tiny-sd', ''],
     ['POST', '/v1/images/generations', JSON.stringify(tinyBody({ steps: 1 }))],
     ['GET', `/v1/images/jobs/${jobId}`, ''],

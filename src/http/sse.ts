@@ -67,6 +67,7 @@ export function openSse(res: ServerResponse, options: SseOptions): SseStream {
     stall = null;
   };
   res.on('drain', clearStall);
+  res.on('finish', clearStall);
   const write = (text: string, skippable: boolean) => {
     if (closed || res.destroyed) return;
     if (skippable && res.writableLength >= bufferBytes) return;

@@ -299,9 +299,10 @@ describe('streams, jobs, cancellation', kitTestOptions(), () => {
       `${'0'.repeat(32)}.png`,
       'x.exe',
     ]) {
-      // Sent verbatim (fetch would resolve the dots itself).
+      // Sent verbatim (fetch would resolve the dots itself). The files route answers 404; a path
+      // that matches no route at all needs a key like any other (401).
       const r = await rawGet(`${url}/v1/images/files/${bad}`);
-      assert.equal(r.status, 404, bad);
+      assert.ok(r.status === 404 || (r.status === 401 && bad.includes('/')), `${bad}: ${r.status}`);
       assert.ok((JSON.parse(r.body) as { error: unknown }).error, bad);
     }
     await new Promise((r) => setTimeout(r, 1600));

@@ -2,14 +2,24 @@
 import sharp from 'sharp';
 import type { RawImage } from '../engine/types.ts';
 import type { OutputFormat } from './format.ts';
+import { embedParameters } from './metadata.ts';
 
 export interface EncodeOptions {
   format: OutputFormat;
   /** 0..100; quality for jpeg/webp, zlib effort for png (100 = smallest). Default: sharp's. */
   compression?: number;
+  /** A1111 infotext to embed (PNG `parameters` text chunk, JPEG/WebP EXIF UserComment). */
+  parameters?: string;
 }
 
 export async function encodeImage(image: RawImage, options: EncodeOptions): Promise<Buffer> {
+  const bytes = await encodePixels(image, options);
+  return options.parameters === undefined
+    ? bytes
+    : embedParameters(bytes, options.format, options.parameters, image);
+}
+
+function encodePixels(image: RawImage, options: EncodeOptions): Promise<Buffer> {
   const s = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
     raw: { width: image.width, height: image.height, channels: 3 },
   });

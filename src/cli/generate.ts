@@ -11,6 +11,7 @@ import { errors } from '../errors.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry } from '../models/registry.ts';
 import { formatFromPath } from '../output/format.ts';
+import { infotextOf } from '../output/infotext.ts';
 
 export const DEFAULT_MODEL = 'imagine-demo';
 
@@ -30,6 +31,8 @@ interface GenerateFlags {
   output: string;
   quality?: number;
   progress: boolean;
+  /** Embed the generation parameters (A1111 infotext) in each file. */
+  infotext: boolean;
 }
 
 function integer(value: string): number {
@@ -115,6 +118,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--output <path>', 'output file; its extension picks png, jpg/jpeg or webp')
     .option('--quality <0-100>', 'jpeg/webp quality', integer)
     .option('--no-progress', 'no progress bar')
+    .option('--no-infotext', "don't write the generation parameters into the files (A1111's PNG Info)")
     .action(async (flags: GenerateFlags) => {
       await runGenerate(flags);
     });
@@ -127,7 +131,8 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
   // Loaded on use so that other commands start without onnxruntime and sharp.
   const { loadPipeline } = await import('../engine/pipeline.ts');
   const { encodeImage } = await import('../output/encode.ts');
-  const pipeline = await loadPipeline(resolveModelDir(flags.model, flags.modelsDir, flags.modelsConfig));
+  const modelDir = resolveModelDir(flags.model, flags.modelsDir, flags.modelsConfig);
+  const pipeline = await loadPipeline(modelDir);
   try {
     const info = pipeline.info;
     const steps = flags.steps ?? info.defaults.steps;
@@ -140,22 +145,20 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
           })
         : null;
     bar?.start(steps, 0);
+    const request = {
+      prompt: flags.prompt,
+      negativePrompt: flags.negativePrompt,
+      sampler: flags.sampler ?? info.defaults.sampler,
+      steps,
+      cfgScale: flags.cfgScale ?? info.defaults.cfgScale,
+      seed: flags.seed ?? randomSeed(),
+      n: flags.n,
+      width: flags.size?.width ?? info.nativeWidth,
+      height: flags.size?.height ?? info.nativeHeight,
+      rng: flags.rng,
+    };
     const result = await pipeline
-      .generate(
-        {
-          prompt: flags.prompt,
-          negativePrompt: flags.negativePrompt,
-          sampler: flags.sampler ?? info.defaults.sampler,
-          steps,
-          cfgScale: flags.cfgScale ?? info.defaults.cfgScale,
-          seed: flags.seed ?? randomSeed(),
-          n: flags.n,
-          width: flags.size?.width ?? info.nativeWidth,
-          height: flags.size?.height ?? info.nativeHeight,
-          rng: flags.rng,
-        },
-        { onEvent: (e) => e.type === 'step' && bar?.update(e.step) },
-      )
+      .generate(request, { onEvent: (e) => e.type === 'step' && bar?.update(e.step) })
       .finally(() => bar?.stop());
     for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
     const paths = outputPaths(flags.output, result.images.length);
@@ -166,6 +169,7 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
         await encodeImage(result.images[i], {
           format,
           compression: flags.quality === undefined ? undefined : 100 - flags.quality,
+          parameters: flags.infotext ? infotextOf(request, i, basename(modelDir)) : undefined,
         }),
       );
       process.stdout.write(`${paths[i]}\tseed ${result.images[i].seed}\n`);

@@ -1,6 +1,7 @@
 // The `imagine` command line: thin commands over the library and the HTTP client.
 import { Command } from 'commander';
 import { registerGenerate } from './generate.ts';
+import { registerInfo } from './info.ts';
 import { registerModels } from './models.ts';
 import { registerServe } from './serve.ts';
 import { registerWorker } from './worker.ts';
@@ -11,6 +12,7 @@ program
   .description('Self-hosted, OpenAI-compatible image generation')
   .showHelpAfterError('(add --help for usage)');
 registerGenerate(program);
+registerInfo(program);
 registerServe(program);
 registerModels(program);
 registerWorker(program);

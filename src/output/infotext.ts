@@ -2,7 +2,13 @@
 // PNG's `parameters` chunk and reads them back in PNG Info. Writing it into every picture lets a
 // user drop an imagine image into A1111 (or any tool that reads infotexts) and get the same settings.
 // Pure string work: no sharp, no engine, so the CLI, the API and the playground can all use it.
-import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
+import {
+  type GenerateRequest,
+  RNG_SOURCES,
+  type RngSource,
+  SAMPLER_NAMES,
+  type SamplerName,
+} from '../engine/types.ts';
 
 /** What one image was made with, in our names. */
 export interface InfotextParams {
@@ -23,6 +29,22 @@ export interface InfotextParams {
   maskBlur?: number;
   /** Further `Key: value` pairs, written after ours in this order. */
   extra?: Readonly<Record<string, string | number>>;
+}
+
+/** The infotext of image `index` of an engine request (image i has seed + i). */
+export function infotextOf(req: GenerateRequest, index: number, model?: string): string {
+  return formatInfotext({
+    prompt: req.prompt,
+    negativePrompt: req.negativePrompt,
+    steps: req.steps,
+    sampler: req.sampler,
+    cfgScale: req.cfgScale,
+    seed: req.seed + index,
+    width: req.width,
+    height: req.height,
+    rng: req.rng,
+    model,
+  });
 }
 
 /**

@@ -324,7 +324,9 @@ export async function submitJob(
     // A client that goes away cancels its job, queued or running.
     sse.onDisconnect(() => {
       sub.unsubscribe();
-      void queue.cancel(id);
+      // Nobody awaits this cancel; a queue that cannot reach Redis rejects it (the job then ends by
+      // itself or by the outage rule), and an unhandled rejection would take the server down.
+      queue.cancel(id).catch(() => undefined);
       request.log.info({ id, model: params.model }, 'stream client disconnected; job cancelled');
     });
     sse.send({ type: 'image_generation.queued', job_id: id, position: snap.position ?? 0 });
@@ -337,7 +339,7 @@ export async function submitJob(
       if (e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled') resolve(e);
     });
     reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) void queue.cancel(id);
+      if (!reply.raw.writableFinished) queue.cancel(id).catch(() => undefined);
     });
   });
   sub.unsubscribe();

@@ -10,6 +10,7 @@ import { generateGrid } from '../relay/local-grid.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import { processRelayJob } from './relay-worker.ts';
+import { createReportChain } from './report-chain.ts';
 import type { Processor, ProcessorJob } from './types.ts';
 
 export interface GenerationJobData {
@@ -102,8 +103,8 @@ export function createGenerationProcessor(
     const onlyAt = wanted !== null && wanted > 0 ? partialImageSteps(wanted, totalSteps) : null;
     const previewIntervalMs = wanted === 0 ? undefined : wanted === null ? throttleMs : 0;
 
-    // Previews are encoded asynchronously; a promise chain keeps reports in step order.
-    let chain: Promise<void> = Promise.resolve();
+    // Previews are encoded asynchronously; a chain keeps reports in step order.
+    const chain = createReportChain();
     let partialIndex = 0;
     let lastElapsed = 0;
     let pending: { step: GenerationProgress; preview: RawImage | null } | null = null;
@@ -124,7 +125,7 @@ export function createGenerationProcessor(
         pending = entry;
         // The engine emits a step's preview right after its step event, in the same tick, so it is
         // attached by the time this runs.
-        chain = chain.then(async () => {
+        chain.add(async () => {
           const progress: GenerationProgress = { ...entry.step };
           if (entry.preview && !job.signal.aborted) {
             const b64 = (await encodeImage(entry.preview, encodeOpts)).toString('base64');
@@ -136,9 +137,6 @@ export function createGenerationProcessor(
           }
           job.report(progress);
         });
-        // A failure here surfaces at `await chain`; this only keeps it from being unhandled
-        // when the generation itself fails first.
-        chain.catch(() => undefined);
       } else if (event.type === 'preview' && pending && pending.step.step === event.step) {
         if (!onlyAt || onlyAt.has(event.step)) pending.preview = event.images[0] ?? null;
       }
@@ -169,7 +167,7 @@ export function createGenerationProcessor(
           }),
         )
       : await pipeline.generate(request, engineOptions);
-    await chain;
+    await chain.done();
     job.signal.throwIfAborted();
     const images = await Promise.all(
       result.images.map(async (img): Promise<GeneratedFile> => {

@@ -23,6 +23,7 @@ import type {
   GenerationProgress,
   GenerationResult,
 } from './generation-worker.ts';
+import { createReportChain } from './report-chain.ts';
 import type { ProcessorJob } from './types.ts';
 
 export interface RelayWorkerOptions {
@@ -68,8 +69,9 @@ export async function processRelayJob(
   const started = Date.now();
   const wanted = params.partial_images;
   let partials = 0;
-  // Partial images are decoded and re-encoded asynchronously; a chain keeps reports in order.
-  let chain: Promise<void> = Promise.resolve();
+  // Partial images are decoded and re-encoded asynchronously; a chain keeps reports in order, and a
+  // failed re-encode surfaces at `chain.done()` rather than as an unhandled rejection.
+  const chain = createReportChain();
   const progressOf = (progress: number): GenerationProgress => {
     const elapsed = Date.now() - started;
     const eta = progress > 0 && progress < 1 ? (elapsed / progress) * (1 - progress) : 0;
@@ -87,17 +89,17 @@ export async function processRelayJob(
       case 'submitted':
         return;
       case 'queued':
-        chain = chain.then(() => job.report({ ...last, upstream_position: event.position }));
+        chain.add(() => job.report({ ...last, upstream_position: event.position }));
         return;
       case 'progress':
         last = progressOf(event.progress);
-        chain = chain.then(() => job.report(last));
+        chain.add(() => job.report(last));
         return;
       case 'partial': {
         if (wanted !== null && partials >= wanted) return;
         const index = partials++;
         const at = progressOf(event.progress);
-        chain = chain.then(async () => {
+        chain.add(async () => {
           if (job.signal.aborted) return;
           const bytes = await inFormat(event.bytes, event.mimeType, params);
           job.report({
@@ -110,8 +112,6 @@ export async function processRelayJob(
             },
           });
         });
-        // A failure here surfaces at `await chain`; this only keeps it from being unhandled first.
-        chain.catch(() => undefined);
         return;
       }
     }
@@ -124,7 +124,7 @@ export async function processRelayJob(
     const taskId = params.parent_task_id.slice(params.parent_task_id.indexOf(':') + 1);
     result = await relayFollowUp(upstream, { ...call, taskId, action: params.action as MjFollowUp });
   }
-  await chain;
+  await chain.done();
   job.signal.throwIfAborted();
   const bytes = await inFormat(result.image.bytes, result.image.mimeType, params);
   const file: GeneratedFile = { seed: 0 };

@@ -112,12 +112,19 @@ function forward(
 }
 
 /** Records a job's timings and outcome in the metrics. */
-function watchMetrics(deps: AppDeps, id: string, model: string, createdAt: number): void {
+function watchMetrics(deps: AppDeps, id: string, model: string, snap: GenerationSnapshot): void {
   const { metrics } = deps;
+  const { createdAt } = snap;
   let startedAt = createdAt;
+  // A job that found its lane free started inside add(), before this subscription: its wait is
+  // read from the snapshot, or it would never be counted (and its 'started', if still to come
+  // over Redis, is not counted twice).
+  const startedEarly = snap.startedAt !== null;
+  if (snap.startedAt !== null) metrics.jobStarted(model, (snap.startedAt - createdAt) / 1000);
   const unsubscribe = deps.queue.subscribe(id, (e) => {
     switch (e.type) {
       case 'started':
+        if (startedEarly) return;
         startedAt = Date.now();
         metrics.jobStarted(model, (startedAt - createdAt) / 1000);
         return;
@@ -312,7 +319,7 @@ export async function submitJob(
     releaseSlot?.();
     throw e;
   }
-  watchMetrics(deps, id, params.model, snap.createdAt);
+  watchMetrics(deps, id, params.model, snap);
 
   if (params.stream) {
     reply.hijack();

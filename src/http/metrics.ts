@@ -1,4 +1,7 @@
 // Prometheus metrics of one server (its own registry, so several apps can live in one process).
+// The queue gauges are read from the queue at scrape time, once per scrape; a queue that cannot
+// answer (Redis down in scale-out) leaves them out and sets imagine_queue_up to 0, so /metrics
+// always answers with what this process knows rather than failing with the queue.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueStats } from '../queue/types.ts';
 
@@ -15,21 +18,22 @@ export interface Metrics {
 
 export function createMetrics(stats: () => Promise<QueueStats>): Metrics {
   const registry = new Registry();
-  new Gauge({
+  const queueUp = new Gauge({
+    name: 'imagine_queue_up',
+    help: 'Whether the job queue (Redis in scale-out) answered this scrape; when 0 the queue gauges are absent',
+    registers: [registry],
+  });
+  // Registered apart, so a scrape can leave them out rather than report stale numbers.
+  const queueRegistry = new Registry();
+  const depth = new Gauge({
     name: 'imagine_queue_depth',
     help: 'Jobs waiting in the queue',
-    registers: [registry],
-    async collect() {
-      this.set((await stats()).waiting);
-    },
+    registers: [queueRegistry],
   });
-  new Gauge({
+  const running = new Gauge({
     name: 'imagine_jobs_running',
     help: 'Jobs running now',
-    registers: [registry],
-    async collect() {
-      this.set((await stats()).running);
-    },
+    registers: [queueRegistry],
   });
   const jobDuration = new Histogram({
     name: 'imagine_job_duration_seconds',
@@ -71,7 +75,14 @@ export function createMetrics(stats: () => Promise<QueueStats>): Metrics {
     step: (model, seconds) => stepDuration.observe({ model }, seconds),
     images: (model, count) => images.inc({ model }, count),
     error: (type, code) => errorsTotal.inc({ type, code: code ?? 'none' }),
-    text: () => registry.metrics(),
+    async text() {
+      const now = await stats().catch(() => null);
+      queueUp.set(now ? 1 : 0);
+      if (!now) return registry.metrics();
+      depth.set(now.waiting);
+      running.set(now.running);
+      return (await registry.metrics()) + (await queueRegistry.metrics());
+    },
     contentType: registry.contentType,
   };
 }

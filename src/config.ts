@@ -130,12 +130,14 @@ function int(name: string, value: string, min: number, max: number): number {
   return n;
 }
 
-/** "90", "90s", "15m", "1h" → milliseconds. */
-function duration(name: string, value: string): number {
+/** "90", "90s", "15m", "1h" → milliseconds; at least `minMs` (0 for durations where 0 means "none"). */
+function duration(name: string, value: string, minMs = 0): number {
   const m = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
   if (!m) throw new ConfigError(`${name} must be a duration such as 90s, 15m or 1h, got '${value}'`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000;
-  return Number(m[1]) * unit;
+  const ms = Number(m[1]) * unit;
+  if (ms < minMs) throw new ConfigError(`${name} must be at least ${minMs / 1000}s, got '${value}'`);
+  return ms;
 }
 
 function parseKeys(text: string): string[] {
@@ -203,6 +205,9 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     .filter((h) => h.length > 0);
   const maxStreams = v(flags.maxStreams, 'IMAGINE_MAX_STREAMS');
   const maxStreamsPerKey = v(flags.maxStreamsPerKey, 'IMAGINE_MAX_STREAMS_PER_KEY');
+  // Under 1 s, --image-ttl makes the image store sweep in a loop with no pause (it sweeps every
+  // min(ttl, 60 s)) and urls that are gone before they are fetched; --lock-timeout makes every job
+  // look stalled at once.
   return Object.freeze({
     ...d,
     host: v(flags.host, 'IMAGINE_HOST') ?? d.host,
@@ -213,7 +218,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     imageDir: imageDir ? resolve(imageDir) : null,
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     logLevel: logLevel as LogLevel,
-    imageTtlMs: imageTtl === undefined ? d.imageTtlMs : duration('--image-ttl', imageTtl),
+    imageTtlMs: imageTtl === undefined ? d.imageTtlMs : duration('--image-ttl', imageTtl, 1000),
     jobTtlMs: jobTtl === undefined ? d.jobTtlMs : duration('--job-ttl', jobTtl),
     rateLimitPerMinute: rateLimit === undefined ? 0 : int('--rate-limit', rateLimit, 0, 1_000_000),
     relayConfig: relayConfig ? resolve(relayConfig) : null,
@@ -225,7 +230,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     interOpThreads: inter === undefined ? 0 : int('--inter-op-threads', inter, 0, 1024),
     redis,
     redisPrefix,
-    workerLockMs: lockTimeout === undefined ? d.workerLockMs : duration('--lock-timeout', lockTimeout),
+    workerLockMs: lockTimeout === undefined ? d.workerLockMs : duration('--lock-timeout', lockTimeout, 1000),
     allowedHosts: Object.freeze(allowedHosts),
     maxStreams: maxStreams === undefined ? d.maxStreams : int('--max-streams', maxStreams, 1, 100_000),
     maxStreamsPerKey:

@@ -84,6 +84,13 @@ export function registerServe(program: Command): void {
     )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
+      // An API node in scale-out holds no models (its workers do), so a preload there would do
+      // nothing: say where it belongs rather than ignore it.
+      if (config.redis !== null && (config.preload === 'all' || config.preload.length > 0)) {
+        throw new Error(
+          'serve --redis: --preload (or IMAGINE_PRELOAD) has no effect on an API node, which holds no models; give it to `imagine worker`',
+        );
+      }
       const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
       // Loaded on use so that other commands start without fastify and onnxruntime.
       const { createServer } = await import('../http/server.ts');
@@ -97,12 +104,8 @@ export function registerServe(program: Command): void {
         log.warn(banner);
         process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`);
       }
-      // A preload id that names no model is a typo in the command line: refuse to start. (API nodes
-      // in scale-out load nothing: their workers preload.)
-      const unknown =
-        config.preload === 'all' || config.redis !== null
-          ? []
-          : config.preload.filter((id) => !server.models.get(id));
+      // A preload id that names no model is a typo in the command line: refuse to start.
+      const unknown = config.preload === 'all' ? [] : config.preload.filter((id) => !server.models.get(id));
       if (unknown.length > 0) {
         await server.shutdown();
         const have = server.models.list().map((m) => m.id);

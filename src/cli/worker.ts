@@ -48,6 +48,10 @@ export function registerWorker(program: Command): void {
       'a job whose worker is silent this long is retried on another worker (env IMAGINE_LOCK_TIMEOUT, default 30s)',
     )
     .option('--image-ttl <duration>', 'how long url results are served, e.g. 1h (env IMAGINE_IMAGE_TTL)')
+    .option(
+      '--preload [ids...]',
+      'load these models (all without ids) at start, not on first job (env IMAGINE_PRELOAD)',
+    )
     .option('--log-level <level>', 'error|warn|info|silent (env IMAGINE_LOG_LEVEL, default info)')
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
@@ -71,10 +75,24 @@ export function registerWorker(program: Command): void {
           },
         },
       );
+      // A preload id that names no model is a typo in the command line: refuse to start.
+      const preload = config.preload;
+      const unknown = preload === 'all' ? [] : preload.filter((id) => !node.models.get(id));
+      if (unknown.length > 0) {
+        await node.close();
+        const have = node.models.list().map((m) => m.id);
+        throw new Error(
+          `--preload: no model '${unknown.join("', '")}' in ${config.modelsDir} (there are: ${have.join(', ') || 'none'})`,
+        );
+      }
       await node.worker.ready;
+      if (preload === 'all' || preload.length > 0) {
+        await node.models.preload(preload === 'all' ? undefined : preload);
+      }
       log('info', 'imagine worker is running', {
         worker: node.worker.id,
         models: node.lanes,
+        loaded: node.lanes.filter((id) => node.models.isLoaded(id)),
         modelsDir: config.modelsDir,
         midjourney: relay?.upstreams.map((u) => ({ name: u.name, models: u.models })) ?? [],
       });

@@ -46,6 +46,12 @@ export interface QueueWorkerOptions<D, P, R> {
   /** Lanes (model ids) this worker takes jobs from. */
   lanes: string[];
   /**
+   * The lanes it should take now, asked before every heartbeat (default: `lanes`, always): a lane
+   * that appears (a model folder added) gets a BullMQ worker and joins the advert; one that is gone
+   * stops taking jobs, its running job finishing first. Exclusive lanes are fixed at start.
+   */
+  lanesNow?: () => string[];
+  /**
    * Lanes that run one job at a time across the whole cluster, not per worker: a Midjourney
    * upstream's lanes, which stand for its task slots however many workers relay to it.
    */
@@ -147,7 +153,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
   }
 
   const exclusive = new Set(options.exclusiveLanes ?? []);
-  const workers = lanes.map((lane) => {
+  function startLane(lane: string): Worker {
     const w = new Worker(laneQueueName(lane), processorFor(lane), {
       connection: connect(),
       prefix,
@@ -187,7 +193,31 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
       );
     });
     return w;
-  });
+  }
+  /** The BullMQ worker of each lane taken now, in the order lanes were added. */
+  const workers = new Map<string, Worker>(lanes.map((lane) => [lane, startLane(lane)]));
+  /** Workers of lanes that went away, closing (their running job finishes). */
+  const retiring = new Set<Promise<void>>();
+  let closing = false;
+
+  /** Brings the lanes taken in line with lanesNow(): new lanes start, lanes gone stop. */
+  function syncLanes(): void {
+    if (!options.lanesNow || closing) return;
+    const want = new Set([...options.lanesNow(), ...exclusive]);
+    for (const lane of want) {
+      if (workers.has(lane)) continue;
+      workers.set(lane, startLane(lane));
+      log('lane added', { worker: id, lane });
+    }
+    for (const [lane, w] of workers) {
+      if (want.has(lane)) continue;
+      workers.delete(lane);
+      log('lane removed', { worker: id, lane });
+      const done = w.close().catch((e: Error) => log('worker error', { worker: id, lane, error: e.message }));
+      retiring.add(done);
+      void done.finally(() => retiring.delete(done));
+    }
+  }
 
   /**
    * A live worker whose lock lapsed (it was too slow to renew it, e.g. on a starved machine) is not a
@@ -233,7 +263,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
 
   sub.on('message', (channel: string, jobId: string) => {
     if (channel !== keys.cancel) return;
-    for (const w of workers) {
+    for (const w of [...workers.values()]) {
       if (w.cancelJob(jobId, 'cancelled by client')) log('job cancel', { worker: id, job: jobId });
     }
   });
@@ -243,7 +273,10 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
     keys,
     id,
     heartbeatMs: options.heartbeatMs,
-    describe: () => ({ lanes, ...(options.describe?.() ?? { models: [], loaded: [] }) }),
+    describe: () => {
+      syncLanes();
+      return { lanes: [...workers.keys()], ...(options.describe?.() ?? { models: [], loaded: [] }) };
+    },
     onError: () => undefined,
   });
 
@@ -255,11 +288,11 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
         await q.close();
       }),
     );
-    workers.forEach((w, i) => {
-      if (exclusive.has(lanes[i]))
+    for (const [lane, w] of workers) {
+      if (exclusive.has(lane))
         w.run().catch((e: Error) => log('worker error', { worker: id, error: e.message }));
-    });
-    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    }
+    await Promise.all([...workers.values()].map((w) => w.waitUntilReady()));
     await sub.subscribe(keys.cancel);
     await advertiser.beat();
     log('worker ready', { worker: id, lanes });
@@ -271,10 +304,11 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
     ready,
     async close(closeOptions = {}) {
       const force = closeOptions.force === true;
+      closing = true;
       // Bounded where Redis being away would make it wait; a graceful close waits for its jobs.
       await settle(advertiser.stop(), 2000);
-      const closing = Promise.all(workers.map((w) => w.close(force)));
-      await (force ? settle(closing, 2000) : closing);
+      const all = Promise.all([...[...workers.values()].map((w) => w.close(force)), ...retiring]);
+      await (force ? settle(all, 2000) : all);
       for (const c of connections) c.disconnect();
     },
   };

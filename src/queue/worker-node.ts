@@ -34,8 +34,8 @@ export interface WorkerNodeOptions {
 export interface WorkerNode {
   worker: QueueWorker;
   models: ModelRegistry;
-  /** The lanes (model ids) it serves. */
-  lanes: string[];
+  /** The lanes (model ids) it serves now; model folders added or removed are picked up. */
+  readonly lanes: string[];
   /** Stops taking jobs, lets the running ones finish, releases models and connections. */
   close(): Promise<void>;
 }
@@ -59,10 +59,12 @@ export function startWorkerNode(
     memoryBudget: config.memoryBudget,
     log: options.registryLog,
   });
+  // models.list() rescans the folder (at most every 2 s), so each heartbeat sees folders added or
+  // removed, as `imagine serve` does.
   const usable = () => models.list().filter((m) => m.info !== null);
   const relayed = (options.relay?.upstreams ?? []).flatMap(relayLanes);
-  const local = usable().map((m) => m.id);
-  const lanes = [...local, ...relayed];
+  const lanesNow = () => [...usable().map((m) => m.id), ...relayed];
+  const lanes = lanesNow();
   if (lanes.length === 0) throw new Error(`no usable model in ${config.modelsDir} and no --relay-config`);
   const keys = redisKeys(config.redisPrefix);
   const storeRedis = new Redis(config.redis, WORKER_REDIS_OPTIONS);
@@ -75,21 +77,24 @@ export function startWorkerNode(
     url: config.redis,
     prefix: config.redisPrefix,
     lanes,
+    lanesNow,
     exclusiveLanes: relayed,
     processor,
     // Previews reach live followers over pub/sub; the job in Redis keeps only the numbers.
     storedProgress: ({ partial: _partial, ...numbers }) => numbers,
-    describe: () => ({
-      models: usable().filter((m) => local.includes(m.id)),
-      loaded: local.filter((id) => models.isLoaded(id)),
-    }),
+    describe: () => {
+      const local = usable();
+      return { models: local, loaded: local.map((m) => m.id).filter((id) => models.isLoaded(id)) };
+    },
     lockMs: config.workerLockMs,
     log: options.log,
   });
   return {
     worker,
     models,
-    lanes,
+    get lanes() {
+      return lanesNow();
+    },
     async close() {
       await worker.close();
       await models.dispose();

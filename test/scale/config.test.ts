@@ -19,6 +19,31 @@ test('--redis takes a redis:// URL (flag or env); the prefix and lock timeout ar
   assert.throws(() => loadConfig({ lockTimeout: 'soon' }, {}), /--lock-timeout/);
 });
 
+test('--lock-timeout and --image-ttl of 0 (or under 1 s) are refused in one line', () => {
+  for (const [flags, env, message] of [
+    [{ lockTimeout: '0' }, {}, "--lock-timeout must be at least 1s, got '0'"],
+    [{ lockTimeout: '500ms' }, {}, "--lock-timeout must be at least 1s, got '500ms'"],
+    [{}, { IMAGINE_LOCK_TIMEOUT: '0s' }, "--lock-timeout must be at least 1s, got '0s'"],
+    [{ imageTtl: '0' }, {}, "--image-ttl must be at least 1s, got '0'"],
+    [{}, { IMAGINE_IMAGE_TTL: '0m' }, "--image-ttl must be at least 1s, got '0m'"],
+  ] as const) {
+    assert.throws(() => loadConfig(flags, env), { message });
+  }
+  assert.equal(loadConfig({ lockTimeout: '1s', imageTtl: '1000ms' }, {}).workerLockMs, 1000);
+  assert.equal(loadConfig({ imageTtl: '1s' }, {}).imageTtlMs, 1000);
+});
+
+test('imagine worker --lock-timeout 0 fails with one line', () => {
+  const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'bin', 'imagine.mjs');
+  const r = spawnSync(
+    process.execPath,
+    [bin, 'worker', '--redis', 'redis://127.0.0.1:1', '--lock-timeout', '0', '--models-dir', '/nonexistent'],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim(), "imagine: --lock-timeout must be at least 1s, got '0'");
+});
+
 test('imagine worker without --redis fails with one line', () => {
   const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'bin', 'imagine.mjs');
   const env = { ...process.env };

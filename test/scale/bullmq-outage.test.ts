@@ -1,13 +1,16 @@
 // A client waiting for a job never hangs on a Redis outage: after outageMs it gets a 503, and new
-// work is refused with a 503 at once. Its own redis-server, since this test stops it.
+// work is refused with a 503 at once. Its own redis-server, since this test stops it. A real API
+// node outlives a client that disconnects during the outage (its cancel fails; nothing may crash)
+// and keeps answering /health and /metrics (without the Redis gauges) until Redis is back.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ImagineError } from '../../src/errors.ts';
 import { createBullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, WORKER_REDIS_OPTIONS } from '../../src/queue/bullmq-wire.ts';
 import { createQueueWorker } from '../../src/queue/bullmq-worker.ts';
 import type { JobEvent } from '../../src/queue/types.ts';
 import { fileRedis, freshPrefix } from '../support/redis.ts';
+import { followStream, modelsListed, post, startCluster } from './cluster.ts';
 
 const redis = fileRedis();
 
@@ -58,4 +61,61 @@ test('Redis gone mid-job: the waiting client gets 503 queue_unavailable, new job
     command.disconnect();
     subscriber.disconnect();
   }
+});
+
+/** The value of one sample line of a Prometheus text, or undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('a real API node through a Redis outage', { timeout: 300_000 }, () => {
+  test('clients that disconnect during the outage leave the API node up; /metrics answers without Redis', async () => {
+    const cluster = await startCluster();
+    try {
+      const api = await cluster.api();
+      await cluster.worker(cluster.modelsDir(['synth']));
+      await modelsListed(api, ['synth']);
+      const up = await (await fetch(`${api.url}/metrics`)).text();
+      assert.equal(sample(up, 'imagine_queue_up'), 1);
+      assert.equal(sample(up, 'imagine_queue_depth'), 0);
+
+      // Two long jobs, one streamed and one plain, whose clients go away once Redis is down.
+      const slow = { model: 'synth', prompt: 'long', steps: 50, size: '2048x2048', sampler: 'Heun' };
+      const streamed = new AbortController();
+      const plain = new AbortController();
+      const stream = followStream(await post(api.url, { ...slow, stream: true }, streamed.signal));
+      stream.done.catch(() => undefined);
+      await stream.next((e) => e.type === 'image_generation.progress');
+      const waiting = post(api.url, slow, plain.signal).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+
+      await cluster.redis.stop();
+      await modelsListed(api, []);
+      streamed.abort();
+      plain.abort();
+      await waiting;
+      // The cancels ran into the outage; give any rejection they left time to kill the process.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(api.child.exitCode, null, 'the API node is still running');
+      assert.equal(api.child.signalCode, null);
+      assert.equal((await fetch(`${api.url}/health`)).status, 200);
+
+      const down = await fetch(`${api.url}/metrics`);
+      assert.equal(down.status, 200);
+      const text = await down.text();
+      assert.equal(sample(text, 'imagine_queue_up'), 0);
+      assert.equal(sample(text, 'imagine_queue_depth'), undefined, 'no stale queue depth');
+      assert.equal(sample(text, 'imagine_jobs_running'), undefined);
+      assert.match(text, /imagine_job_duration_seconds/);
+
+      await cluster.redis.start();
+      await modelsListed(api, ['synth']);
+      const back = await (await fetch(`${api.url}/metrics`)).text();
+      assert.equal(sample(back, 'imagine_queue_up'), 1);
+      assert.equal(api.child.exitCode, null);
+    } finally {
+      await cluster.close();
+    }
+  });
 });

@@ -33,6 +33,8 @@ export interface BullmqQueueOptions {
   capacity?: number;
   /** How long finished jobs stay readable, ms (default 1 hour). */
   retainMs?: number;
+  /** Most finished jobs Redis keeps per lane (their results may hold images); the oldest go first (default 1000). */
+  maxFinished?: number;
   /** How often followed jobs are re-read from Redis, ms (default 1000). */
   reconcileMs?: number;
   /** How long cancel() waits for a running job to stop, ms (default 30 s). */
@@ -74,13 +76,18 @@ interface Follow<P, R> {
 const DAY_MS = 24 * 60 * 60 * 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type BullmqQueue<D, P, R> = JobQueue<D, P, R> & { readonly keys: RedisKeys };
+export type BullmqQueue<D, P, R> = JobQueue<D, P, R> & {
+  readonly keys: RedisKeys;
+  /** How many jobs this node keeps state for (followed, timed, added), to show it stays bounded. */
+  tracked(): { follows: number; timings: number; mine: number };
+};
 
 export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQueue<D, P, R> {
   const { redis, subscriber, prefix } = options;
   const keys = redisKeys(prefix);
   const capacity = options.capacity ?? 32;
   const retainMs = options.retainMs ?? 60 * 60 * 1000;
+  const maxFinished = options.maxFinished ?? 1000;
   const reconcileMs = options.reconcileMs ?? 1000;
   const cancelWaitMs = options.cancelWaitMs ?? 30_000;
   const outageMs = options.outageMs ?? 15_000;
@@ -130,6 +137,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
       }
     }
     if (!f) return;
+    timeJobs(id, event);
     if (event.type === 'started') f.started = true;
     if (event.type === 'queued') {
       if (f.started || f.position === event.position) return;
@@ -332,7 +340,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
     return Math.min(60, Math.max(1, Math.ceil((avgJobMs * (waiting / Math.max(1, workers) + 1)) / 1000)));
   }
 
-  // Job durations seen here, for Retry-After.
+  // Job durations seen here, for Retry-After: start times of followed jobs, dropped with the follow.
   const startedAt = new Map<string, number>();
   function timeJobs(id: string, event: JobEvent<P, R>): void {
     if (event.type === 'started') startedAt.set(id, Date.now());
@@ -376,8 +384,9 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
         await queueOf(job.lane).add('generate', payload, {
           jobId: job.id,
           attempts: 1,
-          removeOnComplete: { age },
-          removeOnFail: { age },
+          // Bounded by age and by count: a burst of jobs must not hold their results for the whole age.
+          removeOnComplete: { age, count: maxFinished },
+          removeOnFail: { age, count: maxFinished },
         });
         // Seen only now: a re-read between the lane key and the BullMQ job would find no job yet, and
         // a seen job that Redis does not have is reported lost.
@@ -431,17 +440,23 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
 
     subscribe(id, listener) {
       const f = follow(id);
-      const timed = (e: JobEvent<P, R>) => {
-        timeJobs(id, e);
-        listener(e);
-      };
-      f.listeners.add(timed);
+      // Wrapped, so the same listener subscribed twice is two subscriptions.
+      const one = (e: JobEvent<P, R>) => listener(e);
+      f.listeners.add(one);
       return () => {
         const now = follows.get(id);
-        now?.listeners.delete(timed);
-        if (now?.listeners.size === 0) follows.delete(id);
+        now?.listeners.delete(one);
+        if (now?.listeners.size === 0) {
+          // Nobody here follows the job any more (its client left mid-job): forget it here. Its
+          // ending, should it come, is still remembered in `ended`.
+          follows.delete(id);
+          startedAt.delete(id);
+          mine.delete(id);
+        }
       };
     },
+
+    tracked: () => ({ follows: follows.size, timings: startedAt.size, mine: mine.size }),
 
     async stats(): Promise<QueueStats> {
       return guarded(async () => ({ ...(await laneCounts()), capacity }));

@@ -173,7 +173,9 @@ export function createGenerationProcessor(
       result.images.map(async (img): Promise<GeneratedFile> => {
         const bytes = await encodeImage(img, encodeOpts);
         const out: GeneratedFile = { seed: img.seed };
-        if (params.response_format === 'b64_json' || params.stream) out.b64_json = bytes.toString('base64');
+        // A streamed url result is read back from the store for its completed event: base64 kept
+        // in the result too would double every image in the job store (in scale-out, in Redis).
+        if (params.response_format === 'b64_json') out.b64_json = bytes.toString('base64');
         if (params.response_format === 'url') out.file = await options.store.put(bytes, params.output_format);
         return out;
       }),

@@ -40,7 +40,8 @@ export function createMemoryQueue<D, P, R>(options: MemoryQueueOptions<D, P, R>)
   const lanes = new Map<string, Entry<D, P, R>[]>();
   const runningLanes = new Map<string, Entry<D, P, R>>();
   const listeners = new Map<string, Set<(e: JobEvent<P, R>) => void>>();
-  const retainTimers = new Set<NodeJS.Timeout>();
+  /** Each finished job's expiry; the timer holds only the id, so a job evicted early is freed now. */
+  const retainTimers = new Map<string, NodeJS.Timeout>();
   let waiting = 0;
   let closing = false;
   /** Recent job durations, for Retry-After. */
@@ -92,19 +93,23 @@ export function createMemoryQueue<D, P, R>(options: MemoryQueueOptions<D, P, R>)
     }
     listeners.delete(e.snap.id);
     e.resolveDone();
-    finishedIds.add(e.snap.id);
+    const id = e.snap.id;
+    finishedIds.add(id);
     for (const old of finishedIds) {
       if (finishedIds.size <= maxFinished) break;
-      finishedIds.delete(old);
-      jobs.delete(old);
+      forget(old);
     }
-    const t = setTimeout(() => {
-      retainTimers.delete(t);
-      finishedIds.delete(e.snap.id);
-      jobs.delete(e.snap.id);
-    }, retainMs);
+    const t = setTimeout(() => forget(id), retainMs);
     t.unref();
-    retainTimers.add(t);
+    retainTimers.set(id, t);
+  }
+
+  /** Drops a finished job (and its result) for good. */
+  function forget(id: string): void {
+    clearTimeout(retainTimers.get(id));
+    retainTimers.delete(id);
+    finishedIds.delete(id);
+    jobs.delete(id);
   }
 
   function removeWaiting(e: Entry<D, P, R>): void {
@@ -252,7 +257,7 @@ export function createMemoryQueue<D, P, R>(options: MemoryQueueOptions<D, P, R>)
         }
       }
       await Promise.all([...runningLanes.values()].map((e) => e.done));
-      for (const t of retainTimers) clearTimeout(t);
+      for (const t of retainTimers.values()) clearTimeout(t);
       retainTimers.clear();
     },
   };

@@ -128,7 +128,8 @@ export async function processRelayJob(
   job.signal.throwIfAborted();
   const bytes = await inFormat(result.image.bytes, result.image.mimeType, params);
   const file: GeneratedFile = { seed: 0 };
-  if (params.response_format === 'b64_json' || params.stream) file.b64_json = bytes.toString('base64');
+  // A streamed url result is read back from the store for its completed event (see generation-worker).
+  if (params.response_format === 'b64_json') file.b64_json = bytes.toString('base64');
   if (params.response_format === 'url') file.file = await options.store.put(bytes, params.output_format);
   return {
     images: [file],

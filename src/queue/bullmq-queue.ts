@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { errors, ImagineError } from '../errors.ts';
 import {
   fromWireError,
+  LANE_QUEUE_STREAMS,
   laneQueueName,
   lostJobError,
   type Outcome,
@@ -105,7 +106,7 @@ export function createBullmqQueue<D, P, R>(options: BullmqQueueOptions): BullmqQ
     let q = queues.get(lane);
     if (!q) {
       // The shared connection is ours to close; BullMQ leaves a passed-in instance open.
-      q = new Queue(laneQueueName(lane), { connection: redis, prefix });
+      q = new Queue(laneQueueName(lane), { connection: redis, prefix, streams: LANE_QUEUE_STREAMS });
       q.on('error', () => undefined); // connection errors surface as 503s on the calls themselves
       queues.set(lane, q);
     }

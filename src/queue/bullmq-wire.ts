@@ -43,6 +43,13 @@ export function laneQueueName(lane: string): string {
   return `lane.${lane.replace(/[^A-Za-z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
 }
 
+/**
+ * Options of every BullMQ Queue of a lane. BullMQ's events stream keeps 10,000 entries per lane by
+ * default, each completion with its return value (our results, images and all): nothing here reads
+ * it (events go over our own channel), so it keeps only a short tail for inspection.
+ */
+export const LANE_QUEUE_STREAMS = { events: { maxLen: 100 } };
+
 /** The payload of a BullMQ job. */
 export interface WireJob<D> {
   lane: string;

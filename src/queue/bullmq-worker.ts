@@ -10,6 +10,7 @@ import { toImagineError } from '../errors.ts';
 import type { ModelEntry } from '../models/registry.ts';
 import type { StoredProgress } from './bullmq-queue.ts';
 import {
+  LANE_QUEUE_STREAMS,
   laneQueueName,
   lostJobError,
   type Outcome,
@@ -179,6 +180,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
       const jobId = job.id ?? '';
       log(`job ${result.outcome}`, { worker: id, job: jobId, lane });
       publish(outcomeEvent(jobId, lane, result));
+      forgetLaneAfter(job);
     });
     w.on('failed', (job: Job | undefined, e: Error) => {
       if (!job?.id) return;
@@ -187,6 +189,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
         (state) => {
           if (state !== 'failed') return;
           log('job lost', { worker: id, job: jobId, lane, error: e.message });
+          forgetLaneAfter(job);
           publish({ id: jobId, lane, type: 'failed', error: toWireError(lostJobError(e.message)) });
         },
         () => undefined,
@@ -194,6 +197,18 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
     });
     return w;
   }
+  /**
+   * A job's lane key is set to outlive a long wait in the queue (a day more than the retention); once
+   * the job has ended it needs to live only as long as BullMQ keeps the job, or every job would
+   * leave a key in Redis for a day.
+   */
+  function forgetLaneAfter(job: Job): void {
+    const keep = job.opts.removeOnComplete;
+    const age = typeof keep === 'object' && 'age' in keep ? keep.age : undefined;
+    if (!job.id || age === undefined) return;
+    cmd.pexpire(keys.laneOf(job.id), age * 1000).catch(() => undefined);
+  }
+
   /** The BullMQ worker of each lane taken now, in the order lanes were added. */
   const workers = new Map<string, Worker>(lanes.map((lane) => [lane, startLane(lane)]));
   /** Workers of lanes that went away, closing (their running job finishes). */
@@ -283,7 +298,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
   const ready = (async () => {
     await Promise.all(
       [...exclusive].map(async (lane) => {
-        const q = new Queue(laneQueueName(lane), { connection: cmd, prefix });
+        const q = new Queue(laneQueueName(lane), { connection: cmd, prefix, streams: LANE_QUEUE_STREAMS });
         await q.setGlobalConcurrency(1);
         await q.close();
       }),

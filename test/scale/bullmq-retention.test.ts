@@ -1,6 +1,7 @@
 // What an API node and Redis keep of finished jobs stays bounded: BullMQ keeps at most maxFinished
-// finished jobs per lane (not only by age), and a node forgets the jobs its clients stopped following
-// mid-job (follows, start times, its own-jobs list), whether or not their ending reaches it.
+// finished jobs per lane (not only by age), its events stream (which repeats every result) only a
+// short tail, a finished job's lane key only as long as the job; and a node forgets the jobs its
+// clients stopped following mid-job (follows, start times, its own-jobs list).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
@@ -43,7 +44,8 @@ test('BullMQ keeps at most maxFinished finished jobs per lane; left jobs leave n
   });
   const lane = new Queue(laneQueueName('m'), { connection: command, prefix });
   try {
-    for (let i = 0; i < 8; i++) {
+    const jobs = 60;
+    for (let i = 0; i < jobs; i++) {
       const done = new Promise<void>((resolve) => {
         const off = q.subscribe(`j${i}`, (e) => {
           if (ending(e)) {
@@ -58,7 +60,13 @@ test('BullMQ keeps at most maxFinished finished jobs per lane; left jobs leave n
     const counts = await lane.getJobCounts('completed');
     assert.ok((counts.completed ?? 0) <= 3, `Redis keeps ${counts.completed} finished jobs`);
     assert.equal(await q.get('j0'), null, 'the oldest went first');
-    assert.equal((await q.get('j7'))?.state, 'succeeded');
+    assert.equal((await q.get(`j${jobs - 1}`))?.state, 'succeeded');
+    // About six events per job; BullMQ's default would keep all of them (up to 10,000) with results.
+    const events = await command.xlen(`${prefix}:${laneQueueName('m')}:events`);
+    assert.ok(events <= 200, `the events stream holds ${events} entries`);
+    // The lane key of a finished job lives as long as the job (1 hour here), not a day more.
+    const ttl = await command.pttl(q.keys.laneOf(`j${jobs - 1}`));
+    assert.ok(ttl > 0 && ttl <= 60 * 60 * 1000, `lane key ttl ${ttl} ms`);
 
     // A client follows a job, sees it start, and leaves mid-job.
     const started = new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
-// The job queue contract. The in-process queue implements it now and a BullMQ queue will later;
-// both must pass queue-conformance.ts. The processor gets one AbortSignal per job, and progress
+// The job queue contract, implemented by the in-process queue (memory-queue.ts) and by the BullMQ
+// queue of scale-out (bullmq-queue.ts); both pass queue-conformance.ts. The processor gets one AbortSignal per job, and progress
 // flows through `report` to every subscriber.
 import type { ImagineError } from '../errors.ts';
 

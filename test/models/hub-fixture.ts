@@ -1,6 +1,6 @@
 // The repos the pull tests download from: a tiny synthetic SD model (our own writer) published on
 // the fake hub in the layouts real repos have, with files around it that must not be downloaded.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FakeHub, readFolder, startFakeHub } from '../support/fake-hf-hub.ts';
@@ -15,7 +15,6 @@ export const EXTRAS: Record<string, Buffer> = {
   'feature_extractor/preprocessor_config.json': Buffer.from('{"crop_size": 224}\n'),
   'safety_checker/model.onnx': Buffer.alloc(3000, 7),
   'unet/diffusion_pytorch_model.safetensors': Buffer.alloc(5000, 1),
-  'text_encoder/model.fp16.onnx': Buffer.from('fp16 weights, not a real graph'),
   'vae_decoder/diffusion_pytorch_model.bin': Buffer.alloc(100, 2),
 };
 
@@ -23,6 +22,8 @@ export interface HubFixture {
   hub: FakeHub;
   /** The model as our writer made it: path → bytes. */
   model: Record<string, Buffer>;
+  /** text_encoder/model.fp16.onnx: a half-precision text encoder of the same width. */
+  fp16TextEncoder: Buffer;
   root: string;
   /** A fresh, empty models directory. */
   modelsDir(): string;
@@ -33,7 +34,10 @@ export async function startHubFixture(): Promise<HubFixture> {
   const root = mkdtempSync(join(tmpdir(), 'imagine-hub-'));
   writeSyntheticModel(join(root, 'src'), { unet: { externalData: 'model.onnx_data' } });
   const model = readFolder(join(root, 'src'));
-  const onnx = { ...model, ...EXTRAS };
+  // A real half-precision text encoder: a pull with --variant fp16 must still load.
+  writeSyntheticModel(join(root, 'fp16'), { float16: true });
+  const fp16 = readFileSync(join(root, 'fp16/text_encoder/model.onnx'));
+  const onnx = { ...model, ...EXTRAS, 'text_encoder/model.fp16.onnx': fp16 };
   const hub = await startFakeHub({ tokens: [TOKEN], pageSize: 4 });
   // An Optimum-style export on main.
   hub.addRepo({ id: 'acme/tiny-sd-onnx', revisions: { main: onnx } });
@@ -74,6 +78,7 @@ export async function startHubFixture(): Promise<HubFixture> {
   return {
     hub,
     model,
+    fp16TextEncoder: fp16,
     root,
     modelsDir: () => mkdtempSync(join(root, `models-${n++}-`)),
     async close() {

@@ -1,7 +1,7 @@
 // pullModel against the fake hub: what is downloaded, resume, hash checks, gated/missing repos and
 // revisions, repos that are not SD ONNX models, and that nothing half-pulled is ever installed.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
@@ -13,6 +13,8 @@ import {
   pullModel,
   SOURCE_FILE,
 } from '../../src/models/hub/index.ts';
+import { readFolder } from '../support/fake-hf-hub.ts';
+import { writeSyntheticModel } from '../support/synthetic-model.ts';
 import { type HubFixture, startHubFixture, TOKEN } from './hub-fixture.ts';
 
 /** Files of a folder, relative, sorted (the pull's own source file left out). */
@@ -254,10 +256,7 @@ describe('models pull', () => {
   test('--variant pulls model.<variant>.onnx as model.onnx', async () => {
     const modelsDir = fx.modelsDir();
     const r = await pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir, variant: 'fp16', env: env() });
-    assert.equal(
-      readFileSync(join(r.dir, 'text_encoder/model.onnx'), 'utf8'),
-      'fp16 weights, not a real graph',
-    );
+    assert.deepEqual(readFileSync(join(r.dir, 'text_encoder/model.onnx')), fx.fp16TextEncoder);
     assert.ok(!existsSync(join(r.dir, 'text_encoder/model.fp16.onnx')));
     assert.deepEqual(readFileSync(join(r.dir, 'unet/model.onnx')), fx.model['unet/model.onnx']);
     const none = await rejection(
@@ -283,6 +282,43 @@ describe('models pull', () => {
       assert.ok(fetched.some((p) => p.endsWith('scheduler_config.json')));
       assert.ok(!fetched.some((p) => p.endsWith('.onnx') || p.endsWith('.onnx_data')), fetched.join(' '));
       assert.deepEqual(readdirSync(modelsDir), []);
+    }
+  });
+
+  test('a folder whose files are all there but whose graphs do not load installs nothing', async () => {
+    // Each passes the file checks (configs, tokenizer, every model.onnx present, hashes right) and
+    // fails only once ONNX Runtime and the pipeline look at the graphs.
+    const broken = (options: Parameters<typeof writeSyntheticModel>[1]) => {
+      const dir = mkdtempSync(join(fx.root, 'broken-'));
+      writeSyntheticModel(dir, options);
+      return readFolder(dir);
+    };
+    const cases: [string, Record<string, Buffer>, RegExp][] = [
+      [
+        'acme/renamed-unet-sd',
+        broken({ unet: { inputNames: { sample: 'latents' } } }),
+        /acme\/renamed-unet-sd was downloaded but is not a usable model \(.*sample.*\); nothing was installed$/,
+      ],
+      [
+        'acme/narrow-text-sd',
+        broken({ unet: { contextWidth: 16 } }),
+        /not a usable model \(text_encoder\/model\.onnx gives hidden states of width 8, but unet\/model\.onnx takes encoder_hidden_states of width 16\)/,
+      ],
+      [
+        'acme/garbled-vae-sd',
+        { ...fx.model, 'vae_decoder/model.onnx': Buffer.from('not an onnx graph at all') },
+        /acme\/garbled-vae-sd was downloaded but is not a usable model \(.*vae_decoder.*\); nothing was installed$/,
+      ],
+    ];
+    for (const [repo, files, message] of cases) {
+      fx.hub.addRepo({ id: repo, revisions: { main: files } });
+      const modelsDir = fx.modelsDir();
+      const e = await rejection(pullModel({ spec: repo, modelsDir, env: env() }));
+      assert.match(e.message, message, repo);
+      assert.equal(e.status, 400);
+      assert.equal(e.code, 'not_an_onnx_model');
+      assert.ok(!e.message.includes('.pull-'), e.message);
+      assert.deepEqual(readdirSync(modelsDir), [], `${repo} left files behind`);
     }
   });
 

@@ -1,8 +1,9 @@
 // `pull`: a Stable Diffusion ONNX model from the hub into the models directory.
 // Flow: resolve the revision to a commit → list its files → pick what the engine needs → download
 // into `.pull-<id>/` (resumable, size- and hash-checked), configs first so that an unusable model
-// fails early → readModelFolder must pass → rename into place. A dot-folder is never listed as a
-// model, so a half-pulled model never shows up.
+// fails early → readModelFolder must pass → the pipeline must load (every graph through ONNX
+// Runtime, the UNet's inputs and widths checked), then is disposed → rename into place. A
+// dot-folder is never listed as a model, so a half-pulled model never shows up.
 import {
   closeSync,
   existsSync,
@@ -205,6 +206,18 @@ async function downloadAll(files: RepoFile[], o: DownloadAllOptions): Promise<nu
   return downloaded;
 }
 
+/**
+ * Loads the folder's pipeline as the server would (an ORT session per graph, the UNet's inputs and
+ * widths checked against the text encoder), then frees it: a folder whose files are all there but
+ * whose graphs do not fit together fails here, not on the first request. The engine is imported
+ * only now so that listing or removing models never loads ONNX Runtime.
+ */
+async function loadsOnce(dir: string): Promise<void> {
+  const { loadPipeline } = await import('../../engine/pipeline.ts');
+  const pipeline = await loadPipeline(dir);
+  await pipeline.dispose();
+}
+
 export async function pullModel(o: PullOptions): Promise<PullResult> {
   const { repo, revision } = parseRepoSpec(o.spec);
   const id = o.as !== undefined ? checkModelId(o.as) : defaultModelId(repo);
@@ -276,7 +289,13 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
       });
     const notUsable = (e: unknown) => {
       rmSync(tmp, { recursive: true, force: true });
-      const detail = (e instanceof Error ? e.message : String(e)).replace(`.pull-${id}/`, '');
+      // Messages name the temporary folder (`.pull-<id>/unet/...`, or `.pull-<id>: ` from the
+      // pipeline); the user knows the model by its repo.
+      const temp = `.pull-${id}`;
+      let detail = (e instanceof Error ? e.message : String(e))
+        .replaceAll(`${tmp}/`, '')
+        .replaceAll(`${temp}/`, '');
+      if (detail.startsWith(`${temp}: `)) detail = detail.slice(temp.length + 2);
       return errors.invalidRequest(
         `${label} was downloaded but is not a usable model (${detail}); nothing was installed`,
         'not_an_onnx_model',
@@ -311,6 +330,7 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
     o.onEvent?.({ type: 'verifying', dir: tmp });
     try {
       readModelFolder(tmp);
+      await loadsOnce(tmp);
     } catch (e) {
       throw notUsable(e);
     }

@@ -24,6 +24,8 @@ const PROMPT = 'a red circle on a blue square';
 const RUN_TIMEOUT = 30_000;
 const run = promisify(execFile);
 const SELECTS = new Set(['model', 'sampler', 'n', 'rng']);
+/** tiny-sd set up like the demo model: 128x128 native, multiples of 64 (a coarse grid for presets). */
+const GRID64 = 'tiny-sd-grid64';
 
 /** Records, inside the page, every step and preview the playground shows (none is missed between polls). */
 const RECORDER = `
@@ -90,7 +92,16 @@ describe('web playground in Chromium', kitTestOptions(), () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    [open, keyed] = await Promise.all([startTestServer(), startTestServer({ config: { apiKeys: [KEY] } })]);
+    [open, keyed] = await Promise.all([
+      startTestServer({
+        tinyCopies: {
+          [GRID64]: {
+            'imagine.json': JSON.stringify({ native_width: 128, native_height: 128, size_multiple: 64 }),
+          },
+        },
+      }),
+      startTestServer({ config: { apiKeys: [KEY] } }),
+    ]);
     // Load the model once, so the runs below are generation only.
     const warm = await fetch(`${open.url}/v1/images/generations`, {
       method: 'POST',
@@ -244,6 +255,55 @@ describe('web playground in Chromium', kitTestOptions(), () => {
     assert.equal(await page.locator('#steps').inputValue(), '25');
     assert.equal(await page.locator('#seed').inputValue(), '1234');
     assert.equal(await page.locator('#seed-lock').isChecked(), true);
+    await page.close();
+  });
+
+  test('size presets on a coarse grid are distinct, one pressed; model info says loaded after a run', async () => {
+    const page = await openPage(`${open.url}/`);
+    await modelsLoaded(page);
+    await fill(page, { model: GRID64 });
+    await page.locator('#model-info', { hasText: '128x128' }).waitFor();
+    assert.match((await page.locator('#model-info').textContent()) ?? '', /Loaded\s*no/);
+    const presets = () =>
+      page.locator('#aspects button[data-aspect]').evaluateAll((buttons) =>
+        buttons.map((b) => ({
+          aspect: b.getAttribute('data-aspect'),
+          size: b.getAttribute('data-size'),
+          disabled: b.hasAttribute('disabled'),
+          pressed: b.getAttribute('aria-pressed'),
+        })),
+      );
+    const before = await presets();
+    assert.deepEqual(
+      before.map((p) => [p.aspect, p.size, p.disabled]),
+      [
+        ['1:1', '128x128', false],
+        ['4:3', '256x192', false],
+        ['3:4', '192x256', false],
+        ['3:2', '192x128', false],
+        ['2:3', '128x192', false],
+        ['16:9', '128x64', false],
+        ['9:16', '64x128', false],
+      ],
+    );
+    assert.equal(new Set(before.map((p) => p.size)).size, before.length);
+    const pressed = async () => (await presets()).filter((p) => p.pressed === 'true').map((p) => p.aspect);
+    assert.deepEqual(await pressed(), ['1:1'], 'the default 128x128 is the 1:1 preset only');
+    await page.locator('#aspects button[data-aspect="4:3"]').click();
+    assert.deepEqual(
+      [await page.locator('#width').inputValue(), await page.locator('#height').inputValue()],
+      ['256', '192'],
+    );
+    assert.deepEqual(await pressed(), ['4:3']);
+    await page.locator('#aspects button[data-aspect="3:2"]').click();
+    assert.deepEqual(await pressed(), ['3:2']);
+    await fill(page, { width: '320' });
+    assert.deepEqual(await pressed(), [], 'a size no preset has presses none');
+
+    await fill(page, { prompt: PROMPT, steps: '2', width: '128', height: '128' });
+    await page.locator('#generate').click();
+    await state(page, 'done');
+    await page.locator('#model-info', { hasText: /Loaded\s*yes/ }).waitFor({ timeout: RUN_TIMEOUT });
     await page.close();
   });
 

@@ -13,7 +13,7 @@ import {
 } from '../../src/client/index.ts';
 import { RNG_SOURCES, SAMPLER_NAMES } from '../../src/engine/types.ts';
 import { MIME_TYPES, type OutputFormat } from '../../src/output/format.ts';
-import { ASPECTS, parseSize, sizeForAspect } from './sizes.ts';
+import { ASPECTS, parseSize, presetSizes } from './sizes.ts';
 import { curlSnippet, openaiSnippet, type SnippetBody } from './snippets.ts';
 
 const KEY_STORAGE = 'imagine.apiKey';
@@ -281,14 +281,16 @@ function renderAspects(): void {
   const b = selectedModel()?.imagine;
   const native = parseSize(b?.native_size);
   const range = b?.size_range;
+  const sizes = native && range ? presetSizes(native, range) : null;
   ui.aspects.replaceChildren(
     ...ASPECTS.map((a) => {
+      const s = sizes?.get(a) ?? null;
       const button = el('button', { textContent: a, className: 'chip' });
       button.type = 'button';
       button.dataset.aspect = a;
       button.setAttribute('aria-pressed', 'false');
-      if (native && range) {
-        const s = sizeForAspect(a, native, range);
+      if (s) {
+        button.dataset.size = `${s.width}x${s.height}`;
         button.title = `${s.width}×${s.height}`;
         button.setAttribute('aria-label', `${a} (${s.width} by ${s.height})`);
         button.addEventListener('click', () => {
@@ -297,7 +299,9 @@ function renderAspects(): void {
           markAspect();
         });
       } else {
+        // The model's size range has no size of this shape (or the model gives no sizes).
         button.disabled = true;
+        if (sizes) button.title = `No ${a} size within this model's size range`;
       }
       return button;
     }),
@@ -305,9 +309,11 @@ function renderAspects(): void {
   markAspect();
 }
 
+/** Presets have distinct sizes, so at most one is pressed: the one the size fields hold. */
 function markAspect(): void {
+  const size = `${ui.width.value.trim()}x${ui.height.value.trim()}`;
   for (const b of ui.aspects.querySelectorAll<HTMLButtonElement>('button[data-aspect]')) {
-    b.setAttribute('aria-pressed', String(b.title === `${ui.width.value}×${ui.height.value}`));
+    b.setAttribute('aria-pressed', String(b.dataset.size === size));
   }
 }
 
@@ -522,7 +528,20 @@ async function generate(): Promise<void> {
   } finally {
     current = null;
     setBusy(false);
+    // The run may have loaded the model (or a memory budget unloaded another): show it.
+    void refreshModelInfo(api);
   }
+}
+
+/** Re-reads the models' state (loaded or not) without touching the form. */
+async function refreshModelInfo(api: ImagineClient): Promise<void> {
+  try {
+    const list = (await api.listModels()).data;
+    models = models.map((m) => list.find((n) => n.id === m.id) ?? m);
+  } catch {
+    return; // The info panel keeps what it showed; the run's own result or error is what matters.
+  }
+  showModelInfo(selectedModel());
 }
 
 /** Aborting the request cancels the job on the server; the DELETE says so explicitly. */

@@ -1,6 +1,6 @@
-// The job queue contract, implemented by the in-process queue (memory-queue.ts) and by the BullMQ
-// queue of scale-out (bullmq-queue.ts); both pass queue-conformance.ts. The processor gets one AbortSignal per job, and progress
-// flows through `report` to every subscriber.
+// The job queue contract. The in-process queue (memory-queue.ts) and scale-out's BullMQ queue
+// (bullmq-queue.ts) implement it; both pass queue-conformance.ts. The processor gets one
+// AbortSignal per job, and progress flows through `report` to every subscriber.
 import type { ImagineError } from '../errors.ts';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';

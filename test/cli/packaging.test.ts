@@ -1,6 +1,6 @@
 // How the package installs and starts: `npx imagine` without npm warnings, no dependency install
-// script on `npm ci` (onnxruntime-node's would download CUDA), and everything the server imports at
-// run time installed by `npm ci --omit=dev`.
+// script on `npm ci` (onnxruntime-node's would download CUDA), everything the server imports at
+// run time installed by `npm ci --omit=dev`, and README.md documenting every server/worker flag.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -73,4 +73,27 @@ describe('packaging', () => {
     }
     assert.deepEqual(missing, []);
   });
+});
+
+describe('README.md documents every flag', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const command of ['serve', 'worker']) {
+    test(`imagine ${command}: each --flag and IMAGINE_ variable of --help is in README.md`, () => {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/imagine.mjs'), command, '--help'], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const flags = [...r.stdout.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]*)/gm)]
+        .map((m) => m[1])
+        .filter((f) => f !== '--help');
+      const envs = [...new Set(r.stdout.match(/IMAGINE_[A-Z_]+[A-Z]/g) ?? [])];
+      assert.ok(flags.length >= 10 && envs.length >= 10, `parsed ${flags.length} flags, ${envs.length} envs`);
+      // In code style, as the tables write them: `--flag` or `--flag <value>`.
+      const missing = [
+        ...flags.filter((f) => !new RegExp(`\`${f}[\` ]`).test(readme)),
+        ...envs.filter((e) => !new RegExp(`\\b${e}\\b`).test(readme)),
+      ];
+      assert.deepEqual(missing, [], `imagine ${command} --help lists these; README.md does not`);
+    });
+  }
 });

@@ -1,3 +1,10 @@
+export {
+  ddimStartIndex,
+  type Img2ImgPlan,
+  kdiffusionStartIndex,
+  planImg2Img,
+  startLatent,
+} from './img2img.ts';
 export { planSampling, type SamplingPlan } from './registry.ts';
 export {
   buildSigmaTable,

@@ -15,6 +15,7 @@ const IO: UnetIo = {
   context: 'encoder_hidden_states',
   contextWidth: 2,
   added: null,
+  sampleChannels: null,
 };
 
 /** A UNet that predicts 0.1·(its context's first value) and records every call's batch. */

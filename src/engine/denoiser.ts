@@ -18,6 +18,11 @@ export interface UnetIo {
   contextWidth: number | null;
   /** SDXL's added conditioning inputs (pooled text_embeds, time_ids), or null for SD 1.x/2.x. */
   added: { textEmbeds: string; timeIds: string } | null;
+  /**
+   * Channels of `sample` when the graph fixes them: 4, or 9 for an inpainting UNet (noisy latent,
+   * mask, masked-image latent); null when the export leaves the axis symbolic.
+   */
+  sampleChannels: number | null;
 }
 
 /** Finds the UNet's inputs by name and reads their dtypes (diffusers and Optimum exports differ). */
@@ -55,6 +60,7 @@ export function resolveUnetIo(unet: ModelSession): UnetIo {
     context: context.name,
     contextWidth: typeof last === 'number' ? last : null,
     added: textEmbeds && timeIds ? { textEmbeds: textEmbeds.name, timeIds: timeIds.name } : null,
+    sampleChannels: typeof sample.shape[1] === 'number' ? sample.shape[1] : null,
   };
 }
 
@@ -82,6 +88,12 @@ export interface DenoiserSpec {
   /** SDXL: pooled text embeddings and time ids for every context row. */
   added?: AddedConditioning;
   /**
+   * An inpainting UNet's extra input channels for one image, [channels, h, w] (mask, then the
+   * masked-image latent): concatenated after the c_in-scaled latent of every batch row, cond and
+   * uncond alike, never scaled (LDM's c_concat).
+   */
+  imageCond?: { data: Float32Array; channels: number };
+  /**
    * 'batch' (default): cond and uncond of all images in one UNet call. 'split': one call per
    * latent, like A1111 with "batch cond/uncond" off — the same numbers, with the attention
    * activations of one latent at a time (for machines short of memory).
@@ -103,13 +115,33 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   const halves = guided ? 2 : 1;
   const per = spec.latentShape[0] * spec.latentShape[1] * spec.latentShape[2];
   const size = n * per;
+  const plane = spec.latentShape[1] * spec.latentShape[2];
+  const extra = spec.imageCond;
+  const inChannels = spec.latentShape[0] + (extra?.channels ?? 0);
+  const inPer = inChannels * plane;
+  const inShape = [inChannels, spec.latentShape[1], spec.latentShape[2]] as const;
+  if (io.sampleChannels !== null && io.sampleChannels !== inChannels) {
+    throw new Error(
+      io.sampleChannels > spec.latentShape[0] && !extra
+        ? `${unet.label}: 'sample' takes ${io.sampleChannels} channels (an inpainting UNet): it needs a mask and an init image`
+        : `${unet.label}: 'sample' takes ${io.sampleChannels} channels, but ${inChannels} were prepared`,
+    );
+  }
+  if (extra && extra.data.length !== extra.channels * plane) {
+    throw new Error(
+      `denoiser: imageCond has ${extra.data.length} values, expected ${extra.channels * plane}`,
+    );
+  }
   if (spec.contextDims[0] !== halves * n) {
     throw new Error(
       `denoiser: context batch ${spec.contextDims[0]}, expected ${halves * n} at cfg ${cfgScale}`,
     );
   }
   const contextFeed: HostTensor = { type: 'float32', data: spec.context, dims: spec.contextDims };
-  const sampleIn = new Float32Array(halves * size);
+  const rows = halves * n;
+  const sampleIn = new Float32Array(rows * inPer);
+  // The extra channels never change: written once, after each row's latent.
+  if (extra) for (let b = 0; b < rows; b++) sampleIn.set(extra.data, b * inPer + per);
   const ctxPer = spec.context.length / (halves * n);
 
   const added = spec.added;
@@ -134,7 +166,7 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
 
   async function runBatch(sample: Float32Array, context: HostTensor, batch: number, t: number, from = 0) {
     const out = await unet.run({
-      [io.sample]: { type: 'float32', data: sample, dims: [batch, ...spec.latentShape] },
+      [io.sample]: { type: 'float32', data: sample, dims: [batch, ...inShape] },
       [io.timestep]: timestepFeed(io, t, batch),
       [io.context]: context,
       ...addedFeeds(from, batch),
@@ -156,7 +188,7 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
         data: spec.context.subarray(b * ctxPer, (b + 1) * ctxPer),
         dims: [1, ...spec.contextDims.slice(1)],
       };
-      m.set(await runBatch(sampleIn.subarray(b * per, (b + 1) * per), context, 1, t, b), b * per);
+      m.set(await runBatch(sampleIn.subarray(b * inPer, (b + 1) * inPer), context, 1, t, b), b * per);
     }
     return m;
   }
@@ -164,8 +196,15 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   return async (x, sigma, timestep) => {
     if (spec.signal?.aborted) throw abortReason(spec.signal);
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-    for (let j = 0; j < size; j++) sampleIn[j] = x[j] * cIn;
-    if (guided) sampleIn.copyWithin(size, 0, size);
+    if (extra) {
+      for (let b = 0; b < rows; b++) {
+        const from = (b % n) * per;
+        for (let j = 0; j < per; j++) sampleIn[b * inPer + j] = x[from + j] * cIn;
+      }
+    } else {
+      for (let j = 0; j < size; j++) sampleIn[j] = x[j] * cIn;
+      if (guided) sampleIn.copyWithin(size, 0, size);
+    }
 
     const t = timestep ?? sigmaToT(table, sigma);
     const m =

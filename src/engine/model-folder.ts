@@ -83,6 +83,14 @@ export interface ModelFolderInfo {
   architecture: 'sd' | 'sdxl';
   /** SDXL: an empty negative prompt is all zeros, not the encoding of "" (model_index.json). */
   forceZerosForEmptyPrompt: boolean;
+  /**
+   * 'inpaint': an inpainting UNet (sample with 9 channels: latent, mask, masked-image latent).
+   * Read from unet/config.json in_channels or the pipeline class here; loadPipeline confirms it
+   * from the UNet's inputs.
+   */
+  kind: 'standard' | 'inpaint';
+  /** A vae_encoder/ is present: image-to-image and inpainting are possible. */
+  canEdit: boolean;
   files: {
     textEncoder: string;
     unet: string;
@@ -215,6 +223,14 @@ function architectureOf(dir: string, index: Json): 'sd' | 'sdxl' {
   return 'sdxl';
 }
 
+/** An inpainting UNet takes more than the 4 latent channels (SD inpainting exports: 9). */
+function unetKind(unetCfg: Json | null, index: Json): 'standard' | 'inpaint' {
+  const inChannels = num(unetCfg, 'in_channels');
+  if (inChannels !== undefined) return inChannels > 4 ? 'inpaint' : 'standard';
+  const cls = typeof index._class_name === 'string' ? index._class_name : '';
+  return /Inpaint/.test(cls) ? 'inpaint' : 'standard';
+}
+
 /**
  * Settings that contradict each other make the model unusable rather than every request fail:
  * only sizes the settings themselves give are checked (derived ones are rounded to fit).
@@ -317,6 +333,8 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     aliases: own.aliases ?? [],
     architecture,
     forceZerosForEmptyPrompt: architecture === 'sdxl' && index.force_zeros_for_empty_prompt !== false,
+    kind: unetKind(unetCfg, index),
+    canEdit: files.vaeEncoder !== null,
     weightBytes: [files.textEncoder, files.textEncoder2, files.unet, files.vaeDecoder].reduce(
       (s, file) => s + (file ? componentWeightBytes(file) : 0),
       0,

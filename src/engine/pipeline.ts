@@ -3,26 +3,35 @@
 import { errors } from '../errors.ts';
 import { loadSession, type ModelSession, type RuntimeOptions } from '../runtime/index.ts';
 import { type AddedConditioning, createDenoiser, isGuided, resolveUnetIo, type UnetIo } from './denoiser.ts';
+import {
+  blendInPlace,
+  blendingDenoiser,
+  type PreparedEdit,
+  prepareEdit,
+  textToImageConditioning,
+} from './edit.ts';
+import { pasteBack } from './mask.ts';
 import { type ModelFolderInfo, readModelFolder } from './model-folder.ts';
 import { latentPreviews } from './preview.ts';
 import { createGenerator, type NoiseGenerator } from './rng/index.ts';
-import { buildSigmaTable, planSampling, type SigmaTable } from './sampling/index.ts';
+import { buildSigmaTable, planSampling, type SigmaTable, startLatent } from './sampling/index.ts';
 import { SdxlPromptEncoder } from './sdxl-text-encoder.ts';
 import { PromptEncoder, type TextEncoding } from './text-encoder.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import type { GeneratedImage, GenerateOptions, GenerateRequest, GenerateResult } from './types.ts';
 import { VaeDecoder } from './vae.ts';
+import { VaeEncoder } from './vae-encoder.ts';
 import { validateRequest } from './validate.ts';
 
 export interface Pipeline {
   readonly info: ModelFolderInfo;
   generate(req: GenerateRequest, opts?: GenerateOptions): Promise<GenerateResult>;
   /** Milliseconds spent inside ORT, per component, since load (for benchmarks). */
-  ortTime(): { textEncoder: number; unet: number; vaeDecoder: number };
+  ortTime(): { textEncoder: number; unet: number; vaeDecoder: number; vaeEncoder?: number };
   dispose(): Promise<void>;
 }
 
-export type Component = 'textEncoder' | 'unet' | 'vaeDecoder';
+export type Component = 'textEncoder' | 'unet' | 'vaeDecoder' | 'vaeEncoder';
 
 export interface LoadOptions {
   /** Session options for every component... */
@@ -98,7 +107,10 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
         `${info.name}: text_encoder/model.onnx gives hidden states of width ${textWidth}, but unet/model.onnx takes encoder_hidden_states of width ${io.contextWidth}`,
       );
     }
-    return createPipeline(info, table, tokenizer, encoder, unet, io, vae, sessions, options);
+    // The UNet's own inputs decide whether it is an inpainting model; the folder's configs only
+    // guess it when the export leaves the channel axis symbolic.
+    const kind = io.sampleChannels === null ? info.kind : io.sampleChannels > 4 ? 'inpaint' : 'standard';
+    return createPipeline({ ...info, kind }, table, tokenizer, encoder, unet, io, vae, sessions, options);
   } catch (e) {
     await Promise.all(sessions.map((s) => s.dispose()));
     throw e;
@@ -120,6 +132,28 @@ function createPipeline(
   let disposed = false;
   // ORT sessions are not re-entrant for our purposes: one generation at a time per pipeline.
   let busy: Promise<unknown> = Promise.resolve();
+  // The VAE encoder loads on the first edit: text to image never needs it.
+  let vaeEncoder: { session: ModelSession; encoder: VaeEncoder } | null = null;
+  async function encoderSession(): Promise<{ session: ModelSession; encoder: VaeEncoder }> {
+    if (vaeEncoder) return vaeEncoder;
+    if (!info.files.vaeEncoder)
+      throw errors.invalidParam(
+        'model',
+        `${info.name} cannot edit images: it has no vae_encoder/`,
+        'model_cannot_edit',
+      );
+    const session = await loadSession(info.files.vaeEncoder, {
+      ...options.runtime,
+      ...options.components?.vaeEncoder,
+    });
+    sessions.push(session);
+    try {
+      vaeEncoder = { session, encoder: new VaeEncoder(session, info.vaeScalingFactor) };
+    } catch (e) {
+      throw modelError(info, e);
+    }
+    return vaeEncoder;
+  }
 
   async function run(req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
     validateRequest(req, info);
@@ -181,9 +215,48 @@ function createPipeline(
       return out;
     };
 
-    const plan = planSampling(req.sampler, table, req.steps);
-    const x = drawNoise();
-    for (let j = 0; j < x.length; j++) x[j] *= plan.initScale;
+    // Edits (and any request to an inpainting model) encode pictures first; n images share them.
+    let edit: PreparedEdit | null = null;
+    let imageCond: { data: Float32Array; channels: number } | undefined;
+    let encodeMs = 0;
+    if (req.init || info.kind === 'inpaint') {
+      const enc = await encoderSession();
+      const before = enc.session.runMs;
+      const common = {
+        width: req.width,
+        height: req.height,
+        encoder: enc.encoder,
+        beforeModelCall: () => checkSignal(signal),
+      };
+      try {
+        if (req.init) {
+          edit = await prepareEdit({
+            ...common,
+            init: req.init,
+            kind: info.kind,
+            sampler: req.sampler,
+            steps: req.steps,
+            table,
+          });
+        } else {
+          // Text to image on an inpainting model: all masked, the masked picture mid grey.
+          imageCond = await textToImageConditioning(common);
+        }
+      } catch (e) {
+        if (signal?.aborted) throw abortError(signal);
+        throw rethrowRun(info, e);
+      }
+      encodeMs = enc.session.runMs - before;
+    }
+    const plan = edit?.plan ?? planSampling(req.sampler, table, req.steps);
+    const noise = drawNoise();
+    let x: Float32Array;
+    if (edit) x = startLatent(edit.plan, edit.startFrom, noise);
+    else {
+      x = noise;
+      for (let j = 0; j < x.length; j++) x[j] *= plan.initScale;
+    }
+    const start = edit ? x.slice() : null;
 
     const denoise = createDenoiser({
       unet,
@@ -198,13 +271,15 @@ function createPipeline(
       added,
       unetBatching: options.unetBatching,
       signal,
+      imageCond: edit?.imageCond ?? imageCond,
     });
+    const blend = edit?.blend;
 
     let lastPreview = Number.NEGATIVE_INFINITY;
     const previewEvery = opts.previewIntervalMs;
     let latents: Float32Array;
     try {
-      latents = await plan.sampler(denoise, x, plan.sigmas, {
+      latents = await plan.sampler(blend ? blendingDenoiser(denoise, blend) : denoise, x, plan.sigmas, {
         noise: drawNoise,
         signal,
         timesteps: plan.timesteps,
@@ -226,6 +301,7 @@ function createPipeline(
       if (signal?.aborted) throw abortError(signal);
       throw rethrowRun(info, e);
     }
+    if (blend) blendInPlace(latents, blend);
 
     const images: GeneratedImage[] = [];
     for (let i = 0; i < n; i++) {
@@ -237,14 +313,23 @@ function createPipeline(
       } catch (e) {
         throw rethrowRun(info, e);
       }
-      images.push({
+      const image: GeneratedImage = {
         seed: req.seed + i,
         width: decoded.width,
         height: decoded.height,
         data: decoded.rgb,
         float: decoded.float,
         latent,
-      });
+      };
+      if (start) image.startLatent = start.slice(i * per, (i + 1) * per);
+      if (edit?.paste) {
+        // Outside the mask the init picture comes back exactly.
+        const pasted = pasteBack(decoded.float, edit.paste.initRgb, edit.paste.mask);
+        image.decoded = decoded.float;
+        image.float = pasted.float;
+        image.data = pasted.rgb;
+      }
+      images.push(image);
     }
     return {
       images,
@@ -254,8 +339,10 @@ function createPipeline(
         textMs: textSession.runMs - ort0.text,
         unetMs: unet.runMs - ort0.unet,
         vaeMs: vaeSession.runMs - ort0.vae,
-        steps: req.steps,
+        steps: edit ? edit.plan.steps : req.steps,
+        ...(req.init || imageCond ? { encodeMs } : {}),
       },
+      ...(edit ? { edit: edit.latents } : {}),
     };
   }
 
@@ -268,7 +355,12 @@ function createPipeline(
       busy = result.catch(() => undefined);
       return result;
     },
-    ortTime: () => ({ textEncoder: textSession.runMs, unet: unet.runMs, vaeDecoder: vaeSession.runMs }),
+    ortTime: () => ({
+      textEncoder: textSession.runMs,
+      unet: unet.runMs,
+      vaeDecoder: vaeSession.runMs,
+      vaeEncoder: vaeEncoder?.session.runMs ?? 0,
+    }),
     async dispose() {
       if (disposed) return;
       disposed = true;

@@ -31,6 +31,40 @@ export interface GenerateRequest {
   width: number;
   height: number;
   rng: RngSource;
+  /** Image-to-image or inpainting; absent for text to image. */
+  init?: EditInput;
+}
+
+/** Largest mask blur (Gaussian sigma, pixels) a request may ask for. */
+export const MAX_MASK_BLUR = 64;
+
+/**
+ * An edit: the picture to start from and, for inpainting, where to repaint. Plain data only (the
+ * request is structured-cloned to the render worker).
+ */
+export interface EditInput {
+  /** 8-bit RGB at the request's width and height (output/fit.ts fits other sizes). */
+  image: RawImage;
+  /** Repaint where set (255 = repaint, 0 = keep; greys blend): one channel, or RGB read as luma. */
+  mask?: MaskImage;
+  /**
+   * Denoising strength in [0, 1]: how far down the schedule sampling starts (A1111's arithmetic:
+   * steps 10 at 0.75 run 8; strength 0 still runs one step; DDIM follows diffusers).
+   */
+  strength: number;
+  /**
+   * Gaussian blur sigma in pixels applied to the mask first (A1111's mask blur). Default 0: the
+   * engine takes the mask literally, so a hard mask keeps every pixel outside it byte for byte;
+   * the API picks its own default.
+   */
+  maskBlur?: number;
+}
+
+/** 8-bit mask pixels: `data` has width·height values (one channel) or width·height·3 (RGB). */
+export interface MaskImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
 }
 
 /** Progress as one event union from one callback (the CLI bar, SSE and BullMQ adapt it). */
@@ -65,11 +99,39 @@ export interface GeneratedImage extends RawImage {
   float: Float32Array;
   /** The final latent before division by the VAE scaling factor, [4,H/8,W/8]. */
   latent: Float32Array;
+  /** Edits: the latent the sampler started from, [4,H/8,W/8]. */
+  startLatent?: Float32Array;
+  /** Inpainting: the decoder's picture before the paste-back over the init image, like `float`. */
+  decoded?: Float32Array;
+}
+
+/** What an edit computed once for all images of the request (for conformance checks). */
+export interface EditLatents {
+  /** scaling factor · vae_encoder(init image), [4,h,w]. */
+  initLatent: Float32Array;
+  /** Regular-model inpainting: the block-mean latent mask, [h·w], 0/1. */
+  latentMask?: Float32Array;
+  /** Inpainting model: the mask channel [h·w] and the masked image's latent [4,h,w]. */
+  maskChannel?: Float32Array;
+  maskedImageLatent?: Float32Array;
 }
 
 export interface GenerateResult {
   images: GeneratedImage[];
   /** Set when the prompt or negative prompt was longer than the model takes. */
   warnings: string[];
-  timings: { totalMs: number; unetMs: number; textMs: number; vaeMs: number; steps: number };
+  /**
+   * `steps`: sampler steps actually run (an edit runs fewer than requested); `encodeMs`: ORT time
+   * in the VAE encoder (edits only).
+   */
+  timings: {
+    totalMs: number;
+    unetMs: number;
+    textMs: number;
+    vaeMs: number;
+    steps: number;
+    encodeMs?: number;
+  };
+  /** Edits only. */
+  edit?: EditLatents;
 }

@@ -294,6 +294,20 @@ describe('edits through the engine: progress, cancel, ends of strength, mask blu
     assert.ok(maxAbsDiff(r.images[0].float, regular.images[0].float) > 0.01);
   });
 
+  test("unetBatching 'split' feeds the inpainting model's extra channels per row too", async () => {
+    const split = await loadPipeline(kitPath('tiny-sd-inpaint'), { unetBatching: 'split' });
+    try {
+      const id = 'inpaint_model_euler_a_s1_96x64_n2';
+      const c = readKitJson<EditCase>('edit', id, 'case.json');
+      const r = await split.generate(await caseRequest(c));
+      for (let i = 0; i < c.n; i++) {
+        assertLatent(r.images[i].latent, readF32('edit', id, `latent_final_${i}.f32`), `${id}[${i}] split`);
+      }
+    } finally {
+      await split.dispose();
+    }
+  });
+
   test('bad edit fields are refused naming the field', async () => {
     const bad = async (init: unknown, param: string) =>
       assert.rejects(sd.generate({ ...base, init } as GenerateRequest), (e: unknown) => {

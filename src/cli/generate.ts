@@ -1,11 +1,19 @@
-// `imagine generate`: one generation through the engine library, written to files.
-// Its flags are a contract other tools drive; bad input gets one clear line and exit code 1.
+// `imagine generate` and `imagine edit`: one generation through the engine library, written to
+// files; edit is generate plus an init picture (and mask). Their flags are a contract other tools
+// drive; bad input gets one clear line and exit code 1.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { RNG_SOURCES, type RngSource, SAMPLER_NAMES, type SamplerName } from '../engine/types.ts';
+import type { ModelFolderInfo } from '../engine/model-folder.ts';
+import {
+  type EditInput,
+  RNG_SOURCES,
+  type RngSource,
+  SAMPLER_NAMES,
+  type SamplerName,
+} from '../engine/types.ts';
 import { randomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
@@ -34,6 +42,16 @@ interface GenerateFlags {
   /** Embed the generation parameters (A1111 infotext) in each file. */
   infotext: boolean;
 }
+
+interface EditFlags extends GenerateFlags {
+  image: string;
+  mask?: string;
+  strength: number;
+  maskBlur: number;
+}
+
+/** A1111's defaults: strength 0.75, mask blur 4 px (soft seams; --mask-blur 0 keeps a hard mask exact). */
+export const EDIT_DEFAULTS = { strength: 0.75, maskBlur: 4 } as const;
 
 function integer(value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected an integer.');
@@ -85,10 +103,9 @@ export function outputPaths(output: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${stem}-${i}${ext}`);
 }
 
-export function registerGenerate(program: Command): void {
-  program
-    .command('generate')
-    .description('generate images with a local Stable Diffusion model')
+/** The flags generate and edit share. */
+function addGenerationOptions(command: Command, sizeDefault = 'native size'): Command {
+  return command
     .option(
       '--model <folder-or-id>',
       `model folder, or a model id or alias in --models-dir (default: ${DEFAULT_MODEL})`,
@@ -111,20 +128,81 @@ export function registerGenerate(program: Command): void {
     .option('--n <int>', 'number of images, 1..4', integer, 1)
     .option(
       '--size <WxH>',
-      'image size, multiples of the model size step, e.g. 64 for SD (default: native size)',
+      `image size, multiples of the model size step, e.g. 64 for SD (default: ${sizeDefault})`,
       size,
     )
     .addOption(new Option('--rng <source>', 'noise source').choices(RNG_SOURCES).default('cpu'))
     .requiredOption('--output <path>', 'output file; its extension picks png, jpg/jpeg or webp')
     .option('--quality <0-100>', 'jpeg/webp quality', integer)
     .option('--no-progress', 'no progress bar')
-    .option('--no-infotext', "don't write the generation parameters into the files (A1111's PNG Info)")
-    .action(async (flags: GenerateFlags) => {
-      await runGenerate(flags);
+    .option('--no-infotext', "don't write the generation parameters into the files (A1111's PNG Info)");
+}
+
+export function registerGenerate(program: Command): void {
+  addGenerationOptions(
+    program.command('generate').description('generate images with a local Stable Diffusion model'),
+  ).action(async (flags: GenerateFlags) => {
+    await runGenerate(flags);
+  });
+  addGenerationOptions(
+    program
+      .command('edit')
+      .description('edit a picture (image to image, or inpainting with --mask) with a local model'),
+    "the picture's size, snapped to the model's size step and range",
+  )
+    .requiredOption('--image <file>', 'the picture to edit (PNG, JPEG or WebP)')
+    .option(
+      '--mask <file>',
+      'where to repaint: transparent pixels of a PNG with alpha (OpenAI), else white of a greyscale mask (A1111)',
+    )
+    .option('--strength <0..1>', 'denoising strength', number, EDIT_DEFAULTS.strength)
+    .option('--mask-blur <px>', 'Gaussian blur of the mask, in pixels', number, EDIT_DEFAULTS.maskBlur)
+    .action(async (flags: EditFlags) => {
+      await runGenerate(flags, flags);
     });
 }
 
-async function runGenerate(flags: GenerateFlags): Promise<void> {
+/**
+ * The edit's init picture and mask, fitted to the output size: --size, else the picture's own size
+ * fitted to the model (output/fit.ts).
+ */
+async function readEdit(
+  flags: EditFlags,
+  info: ModelFolderInfo,
+): Promise<{ init: EditInput; width: number; height: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const { decodeImage } = await import('../output/encode.ts');
+  const { decodeMask, editOutputSize, fitImage, fitMask } = await import('../output/fit.ts');
+  const read = async (path: string, flag: string) => {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      throw new Error(
+        `${flag} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      );
+    }
+  };
+  const decoded = await decodeImage(await read(flags.image, '--image')).catch((e: Error) => {
+    throw new Error(`--image ${flags.image}: not a PNG, JPEG or WebP picture (${e.message})`);
+  });
+  const { width, height } = flags.size ?? editOutputSize(decoded.width, decoded.height, info);
+  const image = await fitImage(decoded, width, height);
+  let mask: EditInput['mask'];
+  if (flags.mask) {
+    const m = await decodeMask(await read(flags.mask, '--mask')).catch((e: Error) => {
+      throw new Error(`--mask ${flags.mask}: not a PNG, JPEG or WebP picture (${e.message})`);
+    });
+    if (m.width !== decoded.width || m.height !== decoded.height) {
+      throw new Error(
+        `--mask is ${m.width}x${m.height} but --image is ${decoded.width}x${decoded.height}; they must be the same size`,
+      );
+    }
+    mask = await fitMask(m, width, height);
+  }
+  return { init: { image, mask, strength: flags.strength, maskBlur: flags.maskBlur }, width, height };
+}
+
+async function runGenerate(flags: GenerateFlags, edit?: EditFlags): Promise<void> {
   const format = formatFromPath(flags.output);
   if (!format) throw new Error(`--output must end in .png, .jpg, .jpeg or .webp, got '${flags.output}'`);
   if (flags.seed !== undefined && flags.seed < 0) throw new Error('--seed must be 0 or more');
@@ -144,6 +222,7 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
             hideCursor: true,
           })
         : null;
+    const fitted = edit ? await readEdit(edit, info) : null;
     bar?.start(steps, 0);
     const request = {
       prompt: flags.prompt,
@@ -153,12 +232,20 @@ async function runGenerate(flags: GenerateFlags): Promise<void> {
       cfgScale: flags.cfgScale ?? info.defaults.cfgScale,
       seed: flags.seed ?? randomSeed(),
       n: flags.n,
-      width: flags.size?.width ?? info.nativeWidth,
-      height: flags.size?.height ?? info.nativeHeight,
+      width: fitted?.width ?? flags.size?.width ?? info.nativeWidth,
+      height: fitted?.height ?? flags.size?.height ?? info.nativeHeight,
       rng: flags.rng,
+      init: fitted?.init,
     };
     const result = await pipeline
-      .generate(request, { onEvent: (e) => e.type === 'step' && bar?.update(e.step) })
+      .generate(request, {
+        onEvent: (e) => {
+          if (e.type !== 'step' || !bar) return;
+          // An edit runs fewer steps than asked (strength): the bar follows the engine's count.
+          if (e.totalSteps !== bar.getTotal()) bar.setTotal(e.totalSteps);
+          bar.update(e.step);
+        },
+      })
       .finally(() => bar?.stop());
     for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
     const paths = outputPaths(flags.output, result.images.length);

@@ -54,3 +54,31 @@ export async function fitMask(mask: MaskImage, width: number, height: number): P
   const data = await (channels === 1 ? out : out.greyscale()).extractChannel(0).raw().toBuffer();
   return { width, height, data: new Uint8Array(data) };
 }
+
+/**
+ * A mask file as 8-bit values, 255 = repaint: a picture with transparency follows OpenAI's
+ * convention (fully transparent = change; repaint = 255 − alpha), one without is read as
+ * greyscale, white = change (A1111's).
+ */
+export async function decodeMask(bytes: Buffer | Uint8Array): Promise<MaskImage> {
+  const img = sharp(bytes);
+  const meta = await img.metadata();
+  if (meta.hasAlpha) {
+    const { data, info } = await img
+      .ensureAlpha()
+      .extractChannel(3)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const alpha = new Uint8Array(data);
+    if (alpha.some((v) => v < 255)) {
+      return { width: info.width, height: info.height, data: alpha.map((v) => 255 - v) };
+    }
+  }
+  const { data, info } = await img
+    .removeAlpha()
+    .greyscale()
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data) };
+}

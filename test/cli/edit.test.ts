@@ -1,0 +1,176 @@
+// The `imagine edit` contract, driven as other tools drive it: every edit case of the conformance
+// kit through the command line, against the reference PNGs, and its one-line errors.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { decodeImage } from '../../src/output/encode.ts';
+import { kitPath, kitTestOptions, readKitJson } from '../support/kit.ts';
+
+const BIN = resolve('bin/imagine.mjs');
+
+function imagine(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface EditCase {
+  model: string;
+  sampler: string;
+  steps: number;
+  strength: number;
+  cfg_scale: number;
+  seed: number;
+  n: number;
+  width: number;
+  height: number;
+  prompt: string;
+  negative_prompt: string | null;
+  init_image: { png: string };
+  mask?: { png: string };
+}
+
+describe('imagine edit', kitTestOptions(), () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'imagine-cli-edit-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const index = (() => {
+    try {
+      return readKitJson<{ id: string }[]>('edit', 'index.json');
+    } catch {
+      return [{ id: 'edit/index.json is missing' }];
+    }
+  })();
+
+  for (const { id } of index) {
+    test(id, async () => {
+      const c = readKitJson<EditCase>('edit', id, 'case.json');
+      const out = join(dir, `${id}.png`);
+      const args = [
+        'edit',
+        '--model',
+        kitPath(c.model),
+        '--image',
+        kitPath('edit', c.init_image.png),
+        '--prompt',
+        c.prompt,
+        '--negative-prompt',
+        c.negative_prompt ?? '',
+        '--sampler',
+        c.sampler,
+        '--steps',
+        String(c.steps),
+        '--strength',
+        String(c.strength),
+        '--cfg-scale',
+        String(c.cfg_scale),
+        '--seed',
+        String(c.seed),
+        '--n',
+        String(c.n),
+        '--size',
+        `${c.width}x${c.height}`,
+        '--output',
+        out,
+        '--no-progress',
+      ];
+      if (c.mask) args.push('--mask', kitPath('edit', c.mask.png), '--mask-blur', '0');
+      const r = imagine(...args);
+      assert.equal(r.code, 0, r.stderr);
+      const init = await decodeImage(readFileSync(kitPath('edit', c.init_image.png)));
+      const mask = c.mask ? await decodeImage(readFileSync(kitPath('edit', c.mask.png))) : null;
+      for (let i = 0; i < c.n; i++) {
+        const path = c.n === 1 ? out : join(dir, `${id}-${i}.png`);
+        assert.match(
+          r.stdout,
+          new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\tseed ${c.seed + i}\\n`),
+        );
+        const ours = await decodeImage(readFileSync(path));
+        const ref = await decodeImage(readFileSync(kitPath('edit', id, `image_${i}.png`)));
+        let differing = 0;
+        for (let k = 0; k < ref.data.length; k++) {
+          const d = Math.abs(ours.data[k] - ref.data[k]);
+          assert.ok(d <= 1, `${id}[${i}] PNG value ${k} differs by ${d}`);
+          if (d) differing++;
+          if (mask && mask.data[k - (k % 3)] === 0) assert.equal(ours.data[k], init.data[k]);
+        }
+        assert.ok(differing <= 0.01 * ref.data.length, `${id}[${i}]: ${differing} values differ`);
+      }
+    });
+  }
+
+  test('a transparent PNG mask repaints where alpha is 0 (OpenAI); the size defaults to the picture', async () => {
+    const c = readKitJson<EditCase>('edit', 'inpaint_euler_a_s075', 'case.json');
+    const grey = await decodeImage(readFileSync(kitPath('edit', c.mask!.png)));
+    // The same mask as RGBA: opaque black where the greyscale mask keeps, transparent where it repaints.
+    const rgba = Buffer.alloc(grey.width * grey.height * 4);
+    for (let p = 0; p < grey.width * grey.height; p++) rgba[4 * p + 3] = 255 - grey.data[3 * p];
+    const maskPath = join(dir, 'alpha-mask.png');
+    writeFileSync(
+      maskPath,
+      await sharp(rgba, { raw: { width: grey.width, height: grey.height, channels: 4 } })
+        .png()
+        .toBuffer(),
+    );
+    const out = join(dir, 'alpha.png');
+    const r = imagine(
+      'edit',
+      '--model',
+      kitPath(c.model),
+      '--image',
+      kitPath('edit', c.init_image.png),
+      '--mask',
+      maskPath,
+      '--mask-blur',
+      '0',
+      '--prompt',
+      c.prompt,
+      '--negative-prompt',
+      c.negative_prompt ?? '',
+      '--sampler',
+      c.sampler,
+      '--steps',
+      String(c.steps),
+      '--strength',
+      String(c.strength),
+      '--cfg-scale',
+      String(c.cfg_scale),
+      '--seed',
+      String(c.seed),
+      '--output',
+      out,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const ours = await decodeImage(readFileSync(out));
+    const ref = await decodeImage(readFileSync(kitPath('edit', 'inpaint_euler_a_s075', 'image_0.png')));
+    assert.equal(ours.width, c.width);
+    for (let k = 0; k < ref.data.length; k++) assert.ok(Math.abs(ours.data[k] - ref.data[k]) <= 1);
+  });
+
+  test('bad input: one line and exit code 1', () => {
+    const base = ['edit', '--model', kitPath('tiny-sd'), '--prompt', 'x', '--output', join(dir, 'x.png')];
+    const image = kitPath('edit', 'images', 'scene_64x64.png');
+    const cases: [string[], RegExp][] = [
+      [['--image', join(dir, 'missing.png')], /--image .*missing\.png: no such file/],
+      [['--image', kitPath('edit', 'index.json')], /--image .*: not a PNG, JPEG or WebP picture/],
+      [['--image', image, '--strength', '1.5'], /strength must be a number from 0 to 1/],
+      [
+        ['--image', image, '--mask', kitPath('edit', 'masks', 'mask_disc_96x64.png')],
+        /--mask is 96x64 but --image is 64x64/,
+      ],
+      [[], /required option '--image <file>'/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = imagine(...base, ...extra);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length <= 2, true, r.stderr);
+    }
+  });
+});

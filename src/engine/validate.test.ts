@@ -71,7 +71,10 @@ describe('edit validation', () => {
   test('unet/config.json in_channels 9 marks an inpainting model, which needs the encoder', () => {
     const dir = join(root, 'inpaint');
     writeSyntheticModel(dir, { vaeEncoder: false, sampleSize: 4 });
-    writeFileSync(join(dir, 'unet', 'config.json'), JSON.stringify({ in_channels: 9, sample_size: 4, block_out_channels: [4] }));
+    writeFileSync(
+      join(dir, 'unet', 'config.json'),
+      JSON.stringify({ in_channels: 9, sample_size: 4, block_out_channels: [4] }),
+    );
     const info = readModelFolder(dir);
     assert.equal(info.kind, 'inpaint');
     assert.equal(

@@ -42,7 +42,7 @@ const ELEMENT_BYTES: Readonly<Record<number, number>> = {
 const HALF_FLOATS = new Set([10, 16]);
 
 /** Reads a file at arbitrary positions through one small buffer. */
-class Cursor {
+export class Cursor {
   private readonly buf = Buffer.alloc(64 * 1024);
   private bufStart = 0;
   private bufEnd = 0;
@@ -85,7 +85,7 @@ class Cursor {
 }
 
 /** Calls `onField` for each field in [cursor.pos, end); it must consume the field's value. */
-function fields(c: Cursor, end: number, onField: (field: number, wire: number) => void): void {
+export function fields(c: Cursor, end: number, onField: (field: number, wire: number) => void): void {
   while (c.pos < end) {
     const tag = c.varint();
     onField(Math.floor(tag / 8), tag % 8);
@@ -94,7 +94,7 @@ function fields(c: Cursor, end: number, onField: (field: number, wire: number) =
 }
 
 /** Enters a length-delimited field: returns where it ends. */
-function enter(c: Cursor, wire: number): number {
+export function enter(c: Cursor, wire: number): number {
   if (wire !== 2) throw new Error(`expected a length-delimited field at byte ${c.pos}`);
   const length = c.varint();
   return c.pos + length;

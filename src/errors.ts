@@ -73,6 +73,27 @@ export const errors = {
       code: 'payload_too_large',
       param: null,
     }),
+  /**
+   * The request's working memory (activations at this size and n) and its model do not fit the
+   * memory budget or the machine even with nothing else running: 413, since retrying cannot help
+   * while a smaller `size` or `n` can (models/admission.ts).
+   */
+  memoryExceeded: (param: 'size' | 'n', message: string) =>
+    new ImagineError(message, {
+      status: 413,
+      type: 'invalid_request_error',
+      code: 'insufficient_memory',
+      param,
+    }),
+  /** The request fits this server's memory alone, but not beside the work running now. */
+  memoryBusy: (message: string, retryAfter = 5) =>
+    new ImagineError(message, {
+      status: 503,
+      type: 'service_unavailable',
+      code: 'memory_busy',
+      param: null,
+      retryAfter,
+    }),
   unsupportedMediaType: (message = 'Request body must be JSON (Content-Type: application/json).') =>
     new ImagineError(message, {
       status: 415,

@@ -4,18 +4,21 @@
 import type { ModelFolderInfo } from '../engine/model-folder.ts';
 
 /**
- * Resident bytes per byte of weights. Measured on this machine's CPU runtime:
- * - the sd15-shape pipeline (4.3 GB of fp32 weights) peaks at about 6.7 GB in the UNet at 512²
- *   (README "ONNX Runtime session options"): weights plus activations, ≈ 1.6x;
- * - scripts/measure-precision.ts: 268 MB of fp32 weights hold 345 MB after load (1.3x); the same
- *   model in fp16 (134 MB of files) holds as much, since ORT upcasts on CPU (2.6x of its files).
- * 2 covers models with their activations at native size. `weightBytes` already counts fp16 weights
- * as float32 (runtime/onnx-weights.ts), so fp16 folders get the same factor.
+ * Resident bytes per byte of weights, once loaded and before any request runs. Measured on this
+ * machine's CPU runtime (bench/memory-case.ts, VmRSS after load): sd15-shape's 3,936 MiB of fp32
+ * weights hold 3,983 MiB with Node, ORT and the tokenizer (1.01x); the kit's tiny-sd, 14 MiB of
+ * weights, holds 172 MiB, nearly all of it the runtime itself (RUNTIME_BYTES). Earlier this factor
+ * was 2 to cover activations at native size; those are now estimated per request by size and batch
+ * (models/admission.ts) and counted when the request is admitted. `weightBytes` already counts fp16
+ * weights as float32 (runtime/onnx-weights.ts), so fp16 folders get the same factor.
  */
-export const MEMORY_FACTOR = 2;
+export const MEMORY_FACTOR = 1.1;
+
+/** A loaded session set's own cost whatever its weights: ORT's code, threads and tokenizer tables. */
+export const RUNTIME_BYTES = 64 * 2 ** 20;
 
 export function estimateMemory(info: ModelFolderInfo): number {
-  return Math.ceil(info.weightBytes * MEMORY_FACTOR);
+  return Math.ceil(info.weightBytes * MEMORY_FACTOR + RUNTIME_BYTES);
 }
 
 export interface Resident {

@@ -25,7 +25,11 @@ export interface ModelInfoBlock {
   /** Request fields this model takes. */
   accepts: readonly string[];
   native_size: string | null;
-  size_range: { min: number; max: number; multiple_of: number } | null;
+  /**
+   * Sides are multiples of `multiple_of` from `min` to `max`, and width × height is at most
+   * `max_pixels`: the sizes that fit this server's memory (or its --memory-budget) at n = 1.
+   */
+  size_range: { min: number; max: number; multiple_of: number; max_pixels: number } | null;
   defaults: { steps: number; sampler: SamplerName; cfg_scale: number; size: string } | null;
 }
 

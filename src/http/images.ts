@@ -388,6 +388,13 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
     // An alias runs as the model it names: one lane and one result `model` per folder.
     const local = withMjFlags({ ...checked, model: entry.id }, entry);
     const params = resolveGenerationParams(local.request, entry.info, randomSeed);
+    // Refused here, before it is queued or any model loads, when it cannot fit in memory (413).
+    models.admit?.(entry.id, {
+      width: params.width,
+      height: params.height,
+      n: entry.style === 'midjourney' ? 4 : params.n,
+      guided: params.cfg_scale !== 1,
+    });
     const data: GenerationJobData = {
       params,
       warnings: [...ignoredFieldWarnings(checked), ...local.warnings],

@@ -33,6 +33,22 @@ export function describeRelayModel(upstream: MjUpstream, id: string, created: nu
   };
 }
 
+/**
+ * Sizes this server can serve: the folder's range, with its largest side and pixel count cut to what
+ * fits in memory at n = 1 (models/admission.ts), so that no advertised size runs into the OOM killer.
+ */
+function sizeRange(entry: ModelEntry): NonNullable<ModelObject['imagine']['size_range']> {
+  const info = entry.info!;
+  const limit = entry.memory?.limit;
+  const max = limit ? Math.min(info.maxSize, limit.maxSide) : info.maxSize;
+  return {
+    min: info.minSize,
+    max,
+    multiple_of: info.sizeMultiple,
+    max_pixels: limit ? Math.min(max * max, limit.maxPixels) : max * max,
+  };
+}
+
 /** `reason` overrides the folder's own (e.g. the last load failure). */
 export function describeModel(entry: ModelEntry, state: ModelState, reason = entry.reason): ModelObject {
   const info = entry.info;
@@ -52,7 +68,7 @@ export function describeModel(entry: ModelEntry, state: ModelState, reason = ent
       description: info?.description ?? null,
       accepts: entry.style === 'midjourney' ? GRID_FIELDS : GENERATION_FIELDS,
       native_size: info ? `${info.nativeWidth}x${info.nativeHeight}` : null,
-      size_range: info ? { min: info.minSize, max: info.maxSize, multiple_of: info.sizeMultiple } : null,
+      size_range: info ? sizeRange(entry) : null,
       defaults: info
         ? {
             steps: info.defaults.steps,

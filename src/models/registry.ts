@@ -9,6 +9,17 @@ import { readModelFolder } from '../engine/model-folder.ts';
 import { MODEL_ID_PATTERN, type ModelSettings } from '../engine/model-settings.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
 import { errors, isImagineError } from '../errors.ts';
+import {
+  admissionError,
+  capacity,
+  type EntryMemory,
+  entryMemory,
+  estimateActivations,
+  headroom,
+  machineMemory,
+  type WorkShape,
+  workOf,
+} from './admission.ts';
 import { estimateMemory, planEvictions } from './residency.ts';
 
 export type ModelState = 'loaded' | 'loading' | 'available' | 'unavailable';
@@ -30,6 +41,8 @@ export interface ModelEntry {
   aliases: string[];
   /** Expected resident bytes once loaded (see residency.ts), null when unusable. */
   memoryEstimate: number | null;
+  /** Working memory by request and the sizes that fit (models/admission.ts); null when unusable. */
+  memory?: EntryMemory | null;
 }
 
 export interface ModelRegistry {
@@ -44,6 +57,11 @@ export interface ModelRegistry {
    * Registries that never load (an API node's in scale-out) may leave it out: the entry's reason.
    */
   reason?(id: string): string | null;
+  /**
+   * Throws 413 (param `size` or `n`) when a request of this shape would not fit the memory budget
+   * or the machine, counting loaded busy models and running jobs; before anything is loaded or run.
+   */
+  admit?(idOrAlias: string, work: WorkShape): void;
   /** The loaded pipeline, loading it on first use; a failure is a 503 model_load_failed. */
   pipeline(idOrAlias: string): Promise<Pipeline>;
   /** Loads these models (default: every usable one) now; failures are logged, not thrown. */
@@ -70,7 +88,11 @@ export interface ModelRegistryOptions {
   log?: RegistryLog;
 }
 
-function scan(modelsDir: string, settings: Readonly<Record<string, ModelSettings>>): ModelEntry[] {
+function scan(
+  modelsDir: string,
+  settings: Readonly<Record<string, ModelSettings>>,
+  budget: number | null,
+): ModelEntry[] {
   let names: string[];
   try {
     names = readdirSync(modelsDir);
@@ -91,6 +113,7 @@ function scan(modelsDir: string, settings: Readonly<Record<string, ModelSettings
     }
     try {
       const info = readModelFolder(dir, settings[name]);
+      const memoryEstimate = estimateMemory(info);
       out.push({
         id: name,
         dir,
@@ -99,12 +122,23 @@ function scan(modelsDir: string, settings: Readonly<Record<string, ModelSettings
         reason: null,
         style: info.family === 'midjourney-style' ? 'midjourney' : null,
         aliases: info.aliases,
-        memoryEstimate: estimateMemory(info),
+        memoryEstimate,
+        memory: entryMemory(info, memoryEstimate, budget),
       });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       const aliases = settings[name]?.aliases ?? [];
-      out.push({ id: name, dir, created, info: null, reason, style: null, aliases, memoryEstimate: null });
+      out.push({
+        id: name,
+        dir,
+        created,
+        info: null,
+        reason,
+        style: null,
+        aliases,
+        memoryEstimate: null,
+        memory: null,
+      });
     }
   }
   return out;
@@ -136,7 +170,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
 
   function entries(): ModelEntry[] {
     if (!cache || Date.now() - cache.at >= rescanMs) {
-      cache = { at: Date.now(), entries: scan(options.modelsDir, settings) };
+      cache = { at: Date.now(), entries: scan(options.modelsDir, settings, budget) };
       forgetRemoved(cache.entries);
     }
     return cache.entries;
@@ -196,8 +230,32 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     }
   }
 
+  /** Estimated working memory of the generations running now, by a token per call. */
+  const running = new Map<symbol, number>();
+
+  function admit(idOrAlias: string, work: WorkShape): void {
+    const entry = get(idOrAlias);
+    if (!entry?.info || !entry.memory) return;
+    let committed = 0;
+    for (const [id, l] of loaded) if (id !== entry.id && isBusy(id)) committed += l.estimate;
+    for (const bytes of running.values()) committed += bytes;
+    const machine = machineMemory();
+    const error = admissionError({
+      model: entry.id,
+      profile: entry.memory.profile,
+      work,
+      residentBytes: entry.memoryEstimate ?? 0,
+      loaded: loaded.has(entry.id),
+      committedBytes: committed,
+      capacityBytes: capacity(budget, machine),
+      freeNowBytes: budget === null ? machine.available - headroom(machine.total) : null,
+      limitKind: budget === null ? 'machine' : 'budget',
+    });
+    if (error) throw error;
+  }
+
   /** The pipeline as handed out: counts work in flight so a busy model is never unloaded. */
-  function tracked(l: Loaded): Pipeline {
+  function tracked(l: Loaded, id: string): Pipeline {
     l.lastUsed = tick();
     const p = l.pipeline;
     return {
@@ -205,9 +263,21 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
       ortTime: () => p.ortTime(),
       dispose: () => p.dispose(),
       generate(req, opts) {
+        // Checked again here, before the run: a worker in scale-out refuses what its API node could
+        // not check, and jobs queued together are admitted one at a time against each other.
+        const work = workOf(req);
+        try {
+          admit(id, work);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        const token = Symbol(id);
+        const entry = get(id);
+        running.set(token, entry?.memory ? estimateActivations(entry.memory.profile, work) : 0);
         l.inFlight++;
         l.lastUsed = tick();
         return p.generate(req, opts).finally(() => {
+          running.delete(token);
           l.inFlight--;
           l.lastUsed = tick();
         });
@@ -220,7 +290,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
     if (!entry) return Promise.reject(errors.modelNotFound(idOrAlias));
     const id = entry.id;
     const ready = loaded.get(id);
-    if (ready) return Promise.resolve(tracked(ready));
+    if (ready) return Promise.resolve(tracked(ready, id));
     const pending = loading.get(id);
     if (pending) return pending;
     if (!entry.info) return Promise.reject(errors.modelLoad(`Model '${id}' is not usable: ${entry.reason}`));
@@ -241,7 +311,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
           { model: id, ms: Math.round(performance.now() - started), estimateBytes: l.estimate },
           'model loaded',
         );
-        return tracked(l);
+        return tracked(l, id);
       })
       .catch((e: unknown) => {
         const detail = isImagineError(e) || e instanceof Error ? e.message : String(e);
@@ -267,6 +337,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
       if (loaded.has(id)) return null;
       return get(id)?.reason ?? loadErrors.get(id) ?? null;
     },
+    admit,
     pipeline,
     async preload(ids) {
       const wanted =

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { errors } from '../errors.ts';
 import type { RedisKeys } from '../queue/bullmq-wire.ts';
 import { readAdverts, readModelCatalog } from '../queue/worker-adverts.ts';
+import { admissionError } from './admission.ts';
 import type { ModelEntry, ModelRegistry } from './registry.ts';
 
 export interface RemoteRegistryOptions {
@@ -56,6 +57,24 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
       return live.find((m) => m.id === name) ?? live.find(named) ?? [...known.values()].find(named) ?? null;
     },
     isLoaded: (id) => loaded.has(id),
+    // The same rule as a worker's, against the capacity its advert states; running jobs are the
+    // worker's to count (it checks again before each run).
+    admit(name, work) {
+      const entry = [...live, ...known.values()].find((m) => m.id === name);
+      if (!entry?.info || !entry.memory) return;
+      const error = admissionError({
+        model: entry.id,
+        profile: entry.memory.profile,
+        work,
+        residentBytes: entry.memoryEstimate ?? 0,
+        loaded: false,
+        committedBytes: 0,
+        capacityBytes: entry.memory.limit.capacityBytes,
+        freeNowBytes: null,
+        limitKind: entry.memory.limitKind,
+      });
+      if (error) throw error;
+    },
     state: (id) => (loaded.has(id) ? 'loaded' : live.some((m) => m.id === id) ? 'available' : 'unavailable'),
     // Workers load their models (on first use or with their own --preload).
     preload: async () => undefined,

@@ -103,6 +103,24 @@ function inputRank(c: Cursor, end: number): { name: string; rank: number } {
 }
 
 const RESIZES = new Set(['Resize', 'Upsample']);
+/** Ops whose every input is data: an image-derived input makes the output image-derived. */
+const COMBINING = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'MatMul',
+  'Gemm',
+  'Concat',
+  'Einsum',
+  'Where',
+  'Pow',
+  'Sum',
+  'Max',
+  'Min',
+]);
+/** Ops that give a tensor's shape, not its values: what is computed from them is not the image. */
+const SHAPES = new Set(['Shape', 'Size']);
 const FUSED_ATTENTION = new Set(['Attention', 'MultiHeadAttention']);
 
 /** Reads the outline of the ONNX model at `path`; throws on a file that is not a ModelProto. */
@@ -136,8 +154,10 @@ export function readGraphOutline(path: string): GraphOutline {
   const factor = new Map<string, number>([[image.name, 1]]);
   const square = new Set<string>();
   for (const n of nodes) {
-    const spatial = n.inputs.filter((i) => factor.has(i));
-    if (spatial.length === 0) continue;
+    // Other ops take data first and shapes, indices or scales after (Reshape, Expand, Slice,
+    // Resize...): a shape computed from the image must not make a text tensor look spatial.
+    const spatial = (COMBINING.has(n.op) ? n.inputs : n.inputs.slice(0, 1)).filter((i) => factor.has(i));
+    if (spatial.length === 0 || SHAPES.has(n.op)) continue;
     let f = factor.get(spatial[0])!;
     if (n.op === 'Conv') {
       const stride = n.strides[0] ?? 1;

@@ -38,20 +38,21 @@ export interface WorkShape {
 }
 
 /**
- * Bytes per feature, fitted by least squares to peaks measured on this machine's CPU runtime
- * (test/memory/measured-peaks.json, produced by `npm run bench -- memory`): the UNet phase and the
- * VAE phase are fitted apart, since each session keeps its own arena and the peaks add up.
- * Per component: activation ≈ attention × (largest score matrix bytes) + conv × (largest feature
- * map bytes, input + output) + base.
+ * Bytes per feature byte, fitted by least squares on relative error to the peaks measured on this
+ * machine's CPU runtime (test/memory/measured-peaks.json: the kit's tiny-sd from 256² to 768² at
+ * batches 1 to 4, sd15-shape at 256² and 384²; `npm run bench -- memory` measures and refits).
+ * The UNet phase and the VAE phase are fitted apart: each session keeps its own arena, so their
+ * peaks add up. Per phase: attention × (largest score matrix) + conv × (widest map, side-scaled).
+ * On the measured points the fit is within 0.80-1.12 (UNet) and 0.83-1.25 (VAE) of each phase.
  */
 export const COEFFICIENTS = Object.freeze({
-  unet: { attention: 3.6, conv: 2.4, base: 24 * 2 ** 20 },
-  vae: { attention: 3.3, conv: 2.2, base: 24 * 2 ** 20 },
+  unet: { attention: 2.72, conv: 7.6 },
+  vae: { attention: 0.34, conv: 1.82 },
 });
 
 /**
  * The estimate is multiplied by this before it is compared with what is free: it covers the fit's
- * worst error on the measured points and ORT's arena, which grows in chunks rather than to the byte.
+ * worst underestimate on the measured points (0.80) and ORT's arena, which grows in chunks.
  */
 export const SAFETY_MARGIN = 1.3;
 
@@ -65,7 +66,10 @@ function graphFeatures(g: GraphCost, tokens: number, batch: number): { attention
   }
   let conv = 0;
   for (const c of g.convs) conv = Math.max(conv, batch * c.channels * (tokens / (c.factor * c.factor)) * F32);
-  return { attention, conv };
+  // Measured, the convolutions' share grows faster than their maps: sd15-shape's VAE phase is
+  // 2.05x its widest map at 256², 3.08x at 384² and about 3.9x at 512² (issue 19's 8.67 GB peak),
+  // i.e. in proportion to the side. Scaled by the side over 256 px (latent side 32).
+  return { attention, conv: conv * (Math.sqrt(tokens) / 32) };
 }
 
 /** The UNet's batch: cond and uncond of every image in one call. */
@@ -82,15 +86,21 @@ export function activationParts(profile: MemoryProfile, work: WorkShape): { unet
   const cu = COEFFICIENTS.unet;
   const cv = COEFFICIENTS.vae;
   return {
-    unet: cu.attention * u.attention + cu.conv * u.conv + cu.base,
-    vae: cv.attention * v.attention + cv.conv * v.conv + cv.base,
+    unet: cu.attention * u.attention + cu.conv * u.conv,
+    vae: cv.attention * v.attention + cv.conv * v.conv,
   };
 }
+
+/**
+ * Added to every estimate: at small sizes the allocator's granularity, the latents, previews and
+ * the encoded result outweigh the fitted terms (imagine-demo at 128² grew 8.9 MB).
+ */
+export const BASE_BYTES = 16 * 2 ** 20;
 
 /** Working memory a request needs beyond the loaded weights, margin included (bytes). */
 export function estimateActivations(profile: MemoryProfile, work: WorkShape): number {
   const p = activationParts(profile, work);
-  return Math.ceil((p.unet + p.vae) * SAFETY_MARGIN);
+  return Math.ceil((p.unet + p.vae + BASE_BYTES) * SAFETY_MARGIN);
 }
 
 /** Features used by the fit (bench/section-memory.ts) and the tests. */
@@ -307,11 +317,15 @@ export function admissionError(a: AdmissionInput): ImagineError | null {
   const activations = estimateActivations(a.profile, a.work);
   // A malformed shape is validation's to refuse, with its own message.
   if (!Number.isFinite(activations)) return null;
+  // Within the capacity the model's weights count whether loaded or not; in what the machine has
+  // free now, only when they are still to be loaded.
   const alone = activations + a.residentBytes;
-  const now = activations + (a.loaded ? 0 : a.residentBytes);
   const room = a.capacityBytes - a.committedBytes;
-  const available = a.freeNowBytes === null ? room : Math.min(room, a.freeNowBytes);
-  if (alone <= a.capacityBytes && now <= available) return null;
+  const toLoad = a.loaded ? 0 : a.residentBytes;
+  const fitsNow = alone <= room && (a.freeNowBytes === null || activations + toLoad <= a.freeNowBytes);
+  if (alone <= a.capacityBytes && fitsNow) return null;
+  const now = activations + toLoad;
+  const available = Math.min(room - a.residentBytes + toLoad, a.freeNowBytes ?? Number.POSITIVE_INFINITY);
   const size = `${a.work.width}x${a.work.height}`;
   const limit =
     a.limitKind === 'budget'

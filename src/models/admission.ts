@@ -198,13 +198,16 @@ export function memoryProfile(info: Pick<ModelFolderInfo, 'files'>): MemoryProfi
     const stamp = stampOf(unet, vaeDecoder);
     const known = profiles.get(unet);
     if (known?.stamp === stamp) return known.profile;
+    const unetOutline = readGraphOutline(unet);
+    const vaeOutline = readGraphOutline(vaeDecoder);
+    // Without an image-shaped input nothing can be placed: assume SD 1.5 rather than nothing.
+    if (!unetOutline.imageInput || !vaeOutline.imageInput) throw new Error('no image input');
     const profile: MemoryProfile = {
       source: 'graph',
-      unet: costOf(readGraphOutline(unet), unetHeads(unet)),
+      unet: costOf(unetOutline, unetHeads(unet)),
       // diffusers' VAE attention has one head.
-      vae: costOf(readGraphOutline(vaeDecoder), () => 1),
+      vae: costOf(vaeOutline, () => 1),
     };
-    if (profile.unet.convs.length === 0 || profile.vae.convs.length === 0) throw new Error('no image input');
     profiles.set(unet, { stamp, profile });
     return profile;
   } catch {

@@ -304,6 +304,8 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
   const roundUp = (v: number) => Math.ceil(v / sizeMultiple) * sizeMultiple;
   const roundDown = (v: number) => Math.max(sizeMultiple, Math.floor(v / sizeMultiple) * sizeMultiple);
   const minSize = roundUp(own.min_size ?? Math.max(8, Math.min(64, native / 2)));
+  // The folder's bound only: what is advertised and admitted is also cut to what fits in memory at
+  // the request's size and n (models/admission.ts), since attention grows with the pixels squared.
   const maxSize = roundDown(own.max_size ?? Math.max(native * 2, 1024));
   checkSizes(dir, own, { nativeWidth, nativeHeight, minSize, maxSize, sizeMultiple });
   const files = {
@@ -324,7 +326,7 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     nativeWidth,
     nativeHeight,
     // SD makes usable pictures from about half to twice its native size; small models are
-    // allowed up to 1024 so that speed can be measured at real sizes.
+    // allowed up to 1024 so that speed can be measured at real sizes, memory permitting.
     sizeMultiple,
     minSize,
     maxSize,

@@ -3,6 +3,7 @@
 // Peaks come from the kernel's high-water mark (VmHWM), reset after load and after the last step
 // (writing 5 to /proc/self/clear_refs), so neither the load nor the UNet hides the next phase.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { type LoadOptions, loadPipeline } from '../src/engine/pipeline.ts';
 
 const [dir, sizeArg, nArg, cfgArg, optionsJson, stepsArg] = process.argv.slice(2);
@@ -15,6 +16,15 @@ function status(field: 'VmRSS' | 'VmHWM'): number {
 }
 const resetPeak = () => writeFileSync('/proc/self/clear_refs', '5');
 
+// IMAGINE_MEMORY_NEED (bytes, the estimate of this point): checked here, once the heavy lock is
+// held and other heavy runs have ended, so that the run never leaves less than 8 GB free.
+const need = Number(process.env.IMAGINE_MEMORY_NEED ?? 0);
+if (need > 0 && freemem() - need < 8e9) {
+  process.stdout.write(
+    `${JSON.stringify({ skipped: `needs ~${(need / 1e9).toFixed(1)} GB, ${(freemem() / 1e9).toFixed(1)} GB free` })}\n`,
+  );
+  process.exit(0);
+}
 const pipeline = await loadPipeline(dir, loadOptions);
 globalThis.gc?.();
 const rssLoaded = status('VmRSS');

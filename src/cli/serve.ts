@@ -40,7 +40,7 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--memory-budget <size>',
-      'memory loaded models may use, e.g. 6GB; the least recently used idle model unloads to make room (env IMAGINE_MEMORY_BUDGET, default no limit)',
+      "memory loaded models and running requests may use, e.g. 6GB; the least recently used idle model unloads to make room, and a request that cannot fit is refused (413) (env IMAGINE_MEMORY_BUDGET, default the machine's memory less headroom)",
     )
     .option(
       '--preload [ids...]',

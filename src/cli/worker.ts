@@ -31,7 +31,7 @@ export function registerWorker(program: Command): void {
     )
     .option(
       '--memory-budget <size>',
-      "bytes this worker's loaded models may hold, e.g. 6GB; the least recently used idle model unloads first (env IMAGINE_MEMORY_BUDGET)",
+      "bytes this worker's loaded models and running jobs may hold, e.g. 6GB; the least recently used idle model unloads first, and a job that cannot fit is refused (413) (env IMAGINE_MEMORY_BUDGET)",
     )
     .option(
       '--relay-config <file>',

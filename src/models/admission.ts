@@ -43,7 +43,9 @@ export interface WorkShape {
  * batches 1 to 4, sd15-shape at 256² and 384²; `npm run bench -- memory` measures and refits).
  * The UNet phase and the VAE phase are fitted apart: each session keeps its own arena, so their
  * peaks add up. Per phase: attention × (largest score matrix) + conv × (widest map, side-scaled).
- * On the measured points the fit is within 0.80-1.12 (UNet) and 0.83-1.25 (VAE) of each phase.
+ * On the fitted points the fit is within 0.80-1.12 (UNet) and 0.83-1.25 (VAE) of each phase.
+ * Held out: sd15-shape at 512² (+4.35 GB measured, 6.9 GB estimated with the margin) and
+ * imagine-demo 128²-512² (its heads are not in its config: 8 assumed, 4 real; 2.4-3.5x over).
  */
 export const COEFFICIENTS = Object.freeze({
   unet: { attention: 2.72, conv: 7.6 },
@@ -66,9 +68,10 @@ function graphFeatures(g: GraphCost, tokens: number, batch: number): { attention
   }
   let conv = 0;
   for (const c of g.convs) conv = Math.max(conv, batch * c.channels * (tokens / (c.factor * c.factor)) * F32);
-  // Measured, the convolutions' share grows faster than their maps: sd15-shape's VAE phase is
-  // 2.05x its widest map at 256², 3.08x at 384² and about 3.9x at 512² (issue 19's 8.67 GB peak),
-  // i.e. in proportion to the side. Scaled by the side over 256 px (latent side 32).
+  // Scaled by the side over 256 px (latent side 32): sd15-shape's VAE phase was 2.05x its widest
+  // map at 256² and 3.08x at 384², and issue 19's whole-pipeline peak (8.67 GB) implied ~3.9x at
+  // 512². Measured since, 512² gave 2.07x: at 512² this term overstates sd15-shape's VAE by about
+  // 1.8x (its total by 1.58x), which errs on the safe side; more points would settle the form.
   return { attention, conv: conv * (Math.sqrt(tokens) / 32) };
 }
 

@@ -118,7 +118,7 @@ describe('memory admission in the registry (a worker refuses before running)', k
         assert.equal(e.param, 'size');
         return true;
       });
-      assert.deepEqual(pipeline.ortTime(), { textEncoder: 0, unet: 0, vaeDecoder: 0 });
+      assert.deepEqual(pipeline.ortTime(), { textEncoder: 0, unet: 0, vaeDecoder: 0, vaeEncoder: 0 });
       const ok = await pipeline.generate({ ...req, width: 128, height: 128 });
       assert.equal(ok.images.length, 1);
     } finally {

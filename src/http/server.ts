@@ -2,7 +2,7 @@
 // metrics and the app; listen() and shutdown() are the only lifecycle calls the CLI needs.
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config.ts';
-import { loadPipeline, type Pipeline } from '../engine/pipeline.ts';
+import type { Pipeline } from '../engine/pipeline.ts';
 import { trackBusyLanes } from '../models/busy-lanes.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
@@ -17,6 +17,7 @@ import {
 import { createMemoryQueue } from '../queue/memory-queue.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
+import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
 import { createApp, type GenerationQueue, type Lifecycle } from './app.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -37,6 +38,7 @@ export interface ServerOverrides {
   relay?: RelayConfig;
   /** Where notify-hook pushes go (default the relay's shared hub). */
   notifyHub?: NotifyHub;
+  /** How a model folder becomes a pipeline (default: loadThreadPipeline, the engine in a worker thread). */
   load?: (dir: string) => Promise<Pipeline>;
   /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
   executionProvider?: ServerConfig['executionProvider'];
@@ -70,7 +72,8 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
     node?.models ??
     createModelRegistry({
       modelsDir: config.modelsDir,
-      load: overrides.load ?? ((dir) => loadPipeline(dir, { runtime })),
+      // Each model runs in a worker thread of its own, so model calls never block this event loop.
+      load: overrides.load ?? ((dir) => loadThreadPipeline(dir, { load: { runtime } })),
       memoryBudget: config.memoryBudget,
       rescanMs: overrides.rescanMs,
       isBusy: (id) => busy(id),

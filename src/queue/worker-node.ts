@@ -3,12 +3,12 @@
 // BullMQ queue worker over the lanes of every usable model in the models folder.
 import { Redis } from 'ioredis';
 import type { ServerConfig } from '../config.ts';
-import { loadPipeline } from '../engine/pipeline.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry, type RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
+import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
 import { redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from './bullmq-worker.ts';
 import {
@@ -53,7 +53,8 @@ export function startWorkerNode(
   };
   const models = createModelRegistry({
     modelsDir: config.modelsDir,
-    load: (dir) => loadPipeline(dir, { runtime }),
+    // Each model runs in a worker thread of its own, so Redis heartbeats and cancels never wait on it.
+    load: (dir) => loadThreadPipeline(dir, { load: { runtime } }),
     settings: modelsConfig.models,
     // A worker holds its own models, so the budget is per worker, as `imagine serve` has it.
     memoryBudget: config.memoryBudget,

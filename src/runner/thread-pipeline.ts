@@ -1,0 +1,331 @@
+// A Pipeline whose engine runs in a worker thread of its own, one thread per loaded model (as ollama
+// runs one runner per model): onnxruntime-node's run blocks the thread that calls it, so the HTTP
+// event loop must not be that thread. generate() is proxied over messages: the request goes in as
+// is, events and the result come back with their pixel buffers moved, errors come back as the same
+// ImagineError, an abort goes in as a message. A thread that dies fails its call with a 500 and the
+// next call loads the model again.
+import { type ResourceLimits, Worker } from 'node:worker_threads';
+import type { ModelFolderInfo } from '../engine/model-folder.ts';
+import type { LoadOptions, Pipeline } from '../engine/pipeline.ts';
+import type { EngineEvent, GenerateResult } from '../engine/types.ts';
+import { errors } from '../errors.ts';
+import {
+  fromWireError,
+  type HostMessage,
+  type OrtTime,
+  type ThreadData,
+  type ThreadMessage,
+} from './protocol.ts';
+
+const ENTRY = new URL('./thread-entry.mjs', import.meta.url);
+const ENGINE_LOADER = { url: new URL('../engine/pipeline.ts', import.meta.url).href, name: 'loadPipeline' };
+
+export interface ThreadPipelineOptions {
+  /** Handed to the loader in the thread unchanged (session options, threads, execution provider). */
+  load?: LoadOptions;
+  /** V8 heap limits of the thread (ONNX Runtime's own memory is native and not counted). */
+  resourceLimits?: ResourceLimits;
+  /**
+   * The module the thread loads the pipeline with, and its export, called as (dir, load options).
+   * Default: the engine's loadPipeline. Lets callers wrap the engine (benchmarks, fault tests).
+   */
+  loader?: { url: string | URL; name?: string };
+}
+
+export interface ThreadPipeline extends Pipeline {
+  /** Threads started so far: 1 after load, one more per reload after a crash. */
+  readonly threadStarts: number;
+}
+
+interface Call {
+  onEvent?: (e: EngineEvent) => void;
+  resolve(result: GenerateResult): void;
+  reject(e: unknown): void;
+  /** The caller has its answer (result, error, or its own abort); later messages are dropped. */
+  settled: boolean;
+  /** Removes the abort listener. */
+  detach(): void;
+}
+
+interface Thread {
+  worker: Worker;
+  alive: boolean;
+  loading: boolean;
+  disposing: boolean;
+  info: Promise<ModelFolderInfo>;
+  calls: Map<number, Call>;
+  exited: Promise<void>;
+  disposed: Promise<void>;
+}
+
+const ZERO: OrtTime = { textEncoder: 0, unet: 0, vaeDecoder: 0 };
+
+function addTimes(a: OrtTime, b: OrtTime): OrtTime {
+  return {
+    textEncoder: a.textEncoder + b.textEncoder,
+    unet: a.unet + b.unet,
+    vaeDecoder: a.vaeDecoder + b.vaeDecoder,
+  };
+}
+
+/** Loading, calls in flight and disposing hold the process open; an idle model does not, as in process. */
+function holdOpen(t: Thread): void {
+  if (t.loading || t.disposing || t.calls.size > 0) t.worker.ref();
+  else t.worker.unref();
+}
+
+/** The same error the in-process engine throws for an aborted signal. */
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new DOMException('The operation was aborted.', 'AbortError');
+}
+
+function describeExit(code: number, error: Error | null): string {
+  if (error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
+  return `exit code ${code}`;
+}
+
+/** The promise, or the signal's abort error as soon as it aborts (the promise still runs on). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Loads the model in a new worker thread; resolves once its sessions are ready, rejects as loadPipeline would. */
+export async function loadThreadPipeline(
+  dir: string,
+  options: ThreadPipelineOptions = {},
+): Promise<ThreadPipeline> {
+  const data: ThreadData = {
+    dir,
+    options: options.load ?? {},
+    loader: options.loader
+      ? { url: String(options.loader.url), name: options.loader.name ?? 'loadPipeline' }
+      : ENGINE_LOADER,
+  };
+  let nextId = 1;
+  let starts = 0;
+  let disposed = false;
+  /** ORT time of threads that have ended, plus the current thread's last report. */
+  let pastOrt = ZERO;
+  let currentOrt = ZERO;
+  let current: Thread | null = null;
+  let starting: Promise<Thread> | null = null;
+  let name = dir;
+
+  function start(): Thread {
+    starts++;
+    const worker = new Worker(ENTRY, { workerData: data, resourceLimits: options.resourceLimits });
+    const calls = new Map<number, Call>();
+    let failure: Error | null = null;
+    let loadFailure: Error | null = null;
+    let resolveInfo!: (info: ModelFolderInfo) => void;
+    let rejectInfo!: (e: Error) => void;
+    let resolveDisposed!: () => void;
+    let resolveExited!: () => void;
+    const thread: Thread = {
+      worker,
+      alive: true,
+      loading: true,
+      disposing: false,
+      calls,
+      info: new Promise((resolve, reject) => {
+        resolveInfo = resolve;
+        rejectInfo = reject;
+      }),
+      disposed: new Promise((resolve) => {
+        resolveDisposed = resolve;
+      }),
+      exited: new Promise((resolve) => {
+        resolveExited = resolve;
+      }),
+    };
+    const settleCall = (id: number): Call | undefined => {
+      const call = calls.get(id);
+      calls.delete(id);
+      holdOpen(thread);
+      call?.detach();
+      return call && !call.settled ? call : undefined;
+    };
+
+    worker.on('message', (m: ThreadMessage) => {
+      switch (m.type) {
+        case 'ready':
+          currentOrt = m.ortTime;
+          name = m.info.name;
+          thread.loading = false;
+          holdOpen(thread);
+          resolveInfo(m.info);
+          break;
+        case 'load-failed':
+          loadFailure = fromWireError(m.error);
+          rejectInfo(loadFailure);
+          void worker.terminate();
+          break;
+        case 'events': {
+          const call = calls.get(m.id);
+          if (!call || call.settled || !call.onEvent) break;
+          try {
+            for (const e of m.events) call.onEvent(e);
+          } catch (e) {
+            // The callback's own failure fails its generation, as it would in process.
+            call.settled = true;
+            call.reject(e);
+            worker.postMessage({ type: 'abort', id: m.id } satisfies HostMessage);
+          }
+          break;
+        }
+        case 'result':
+          currentOrt = m.ortTime;
+          settleCall(m.id)?.resolve(m.result);
+          break;
+        case 'error':
+          currentOrt = m.ortTime;
+          settleCall(m.id)?.reject(fromWireError(m.error));
+          break;
+        case 'disposed':
+          resolveDisposed();
+          void worker.terminate();
+          break;
+      }
+    });
+    // An uncaught error (or ERR_WORKER_OUT_OF_MEMORY) comes first, then 'exit'.
+    worker.on('error', (e) => {
+      failure ??= e;
+    });
+    worker.on('messageerror', (e) => {
+      failure ??= e;
+    });
+    worker.on('exit', (code) => {
+      thread.alive = false;
+      pastOrt = addTimes(pastOrt, currentOrt);
+      currentOrt = ZERO;
+      if (current === thread) current = null;
+      const why = describeExit(code, failure);
+      rejectInfo(
+        loadFailure ??
+          errors.modelLoad(`${name}: the model's worker thread stopped while loading (${why})`, failure),
+      );
+      for (const id of [...calls.keys()]) {
+        settleCall(id)?.reject(
+          errors.internal(
+            `${name}: the model's worker thread stopped during the generation (${why}); the model loads again on the next request`,
+            failure,
+          ),
+        );
+      }
+      resolveDisposed();
+      resolveExited();
+    });
+    // Nobody may be waiting on these when the thread ends; their failures are read where awaited.
+    thread.info.catch(() => undefined);
+    return thread;
+  }
+
+  /** The live thread, starting one (and loading the model again) after a crash. */
+  function ensureThread(): Promise<Thread> {
+    if (current?.alive) return Promise.resolve(current);
+    starting ??= (async () => {
+      const t = start();
+      try {
+        await t.info;
+        current = t;
+        return t;
+      } finally {
+        starting = null;
+      }
+    })();
+    return starting;
+  }
+
+  function send(
+    thread: Thread,
+    req: Parameters<Pipeline['generate']>[0],
+    opts: Parameters<Pipeline['generate']>[1] = {},
+  ) {
+    const { signal, onEvent, ...forward } = opts;
+    return new Promise<GenerateResult>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortError(signal));
+        return;
+      }
+      if (!thread.alive) {
+        reject(
+          errors.internal(
+            `${name}: the model's worker thread stopped; the model loads again on the next request`,
+          ),
+        );
+        return;
+      }
+      const id = nextId++;
+      const onAbort = () => {
+        const call = thread.calls.get(id);
+        if (!call || call.settled) return;
+        // Answer now; the engine stops between model calls and its own answer is dropped.
+        call.settled = true;
+        reject(abortError(signal!));
+        if (thread.alive) thread.worker.postMessage({ type: 'abort', id } satisfies HostMessage);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      thread.calls.set(id, {
+        onEvent,
+        resolve,
+        reject,
+        settled: false,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      });
+      holdOpen(thread);
+      const message: HostMessage = {
+        type: 'generate',
+        id,
+        req,
+        opts: forward,
+        events: onEvent !== undefined,
+      };
+      // Typed arrays in the request (e.g. an init image) are copied: the caller may still hold them.
+      thread.worker.postMessage(message);
+    });
+  }
+
+  const first = start();
+  let info: ModelFolderInfo;
+  try {
+    info = await first.info;
+  } catch (e) {
+    await first.worker.terminate();
+    throw e;
+  }
+  current = first;
+
+  return {
+    info,
+    get threadStarts() {
+      return starts;
+    },
+    async generate(req, opts) {
+      // Requests accepted before dispose() still run; dispose waits for them.
+      if (disposed) throw errors.unavailable(`${info.name}: model was unloaded`);
+      const signal = opts?.signal;
+      if (signal?.aborted) throw abortError(signal);
+      const thread = await untilAborted(ensureThread(), signal);
+      return send(thread, req, opts);
+    },
+    ortTime: () => addTimes(pastOrt, currentOrt),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      const thread = current ?? (await starting?.catch(() => null)) ?? null;
+      if (!thread?.alive) return;
+      thread.disposing = true;
+      holdOpen(thread);
+      thread.worker.postMessage({ type: 'dispose' } satisfies HostMessage);
+      await thread.disposed;
+      await thread.exited;
+    },
+  };
+}

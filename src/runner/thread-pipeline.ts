@@ -117,6 +117,8 @@ export async function loadThreadPipeline(
   let current: Thread | null = null;
   let starting: Promise<Thread> | null = null;
   let name = dir;
+  /** Calls accepted while a crashed thread is replaced: dispose() lets them finish first. */
+  const reloading = new Set<Promise<GenerateResult>>();
 
   function start(): Thread {
     starts++;
@@ -173,9 +175,16 @@ export async function loadThreadPipeline(
           try {
             for (const e of m.events) call.onEvent(e);
           } catch (e) {
-            // The callback's own failure fails its generation, as it would in process.
+            // The callback's own failure fails its generation as the engine fails it in process.
             call.settled = true;
-            call.reject(e);
+            call.reject(
+              e instanceof Error && (e.name === 'AbortError' || e.name === 'ImagineError')
+                ? e
+                : errors.internal(
+                    `${name}: generation failed: ${e instanceof Error ? e.message : String(e)}`,
+                    e,
+                  ),
+            );
             worker.postMessage({ type: 'abort', id: m.id } satisfies HostMessage);
           }
           break;
@@ -307,18 +316,24 @@ export async function loadThreadPipeline(
     get threadStarts() {
       return starts;
     },
-    async generate(req, opts) {
+    generate(req, opts = {}) {
       // Requests accepted before dispose() still run; dispose waits for them.
-      if (disposed) throw errors.unavailable(`${info.name}: model was unloaded`);
-      const signal = opts?.signal;
-      if (signal?.aborted) throw abortError(signal);
-      const thread = await untilAborted(ensureThread(), signal);
-      return send(thread, req, opts);
+      if (disposed) return Promise.reject(errors.unavailable(`${info.name}: model was unloaded`));
+      const signal = opts.signal;
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+      // The live thread takes the call at once, ahead of a dispose() that follows it.
+      if (current?.alive) return send(current, req, opts);
+      const call = untilAborted(ensureThread(), signal).then((t) => send(t, req, opts));
+      reloading.add(call);
+      const forget = () => reloading.delete(call);
+      call.then(forget, forget);
+      return call;
     },
     ortTime: () => addTimes(pastOrt, currentOrt),
     async dispose() {
       if (disposed) return;
       disposed = true;
+      await Promise.allSettled([...reloading]);
       const thread = current ?? (await starting?.catch(() => null)) ?? null;
       if (!thread?.alive) return;
       thread.disposing = true;

@@ -130,11 +130,14 @@ async function runCase(c: Case): Promise<Record<string, unknown>> {
   }
 }
 
-function spawnCase(c: Case): Record<string, unknown> {
-  process.stderr.write(`bench runner: ${c.label}, ${c.mode} ...\n`);
-  const args = ['--import', 'tsx', self, 'case', JSON.stringify(c)];
+/** Runs each case in its own process; heavy ones together under the heavy lock, taken once. */
+function spawnCases(cases: Case[]): Array<Record<string, unknown>> {
+  const heavy = cases.some((c) => c.heavy);
+  if (!heavy && cases.length > 1) return cases.flatMap((c) => spawnCases([c]));
+  const args = ['--import', 'tsx', self, heavy ? 'group' : 'case', JSON.stringify(heavy ? cases : cases[0])];
+  for (const c of cases) process.stderr.write(`bench runner: ${c.label}, ${c.mode} ...\n`);
   // The full-size model needs the machine to itself (see the project's heavy-work rule).
-  const r = c.heavy
+  const r = heavy
     ? spawnSync('flock', ['/work/heavy.lock', process.execPath, ...args], {
         encoding: 'utf8',
         maxBuffer: 1 << 24,
@@ -142,14 +145,20 @@ function spawnCase(c: Case): Record<string, unknown> {
     : spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   const last = (r.stdout || '').trim().split('\n').pop() ?? '';
   try {
-    return JSON.parse(last) as Record<string, unknown>;
+    const parsed = JSON.parse(last) as Record<string, unknown> | Array<Record<string, unknown>>;
+    return Array.isArray(parsed) ? parsed : [parsed];
   } catch {
-    return { label: c.label, mode: c.mode, error: (r.stderr || last).trim().split('\n').slice(-3).join(' ') };
+    const error = (r.stderr || last).trim().split('\n').slice(-3).join(' ');
+    return cases.map((c) => ({ label: c.label, mode: c.mode, error }));
   }
 }
 
 if (process.argv[2] === 'case') {
   console.log(JSON.stringify(await runCase(JSON.parse(process.argv[3]) as Case)));
+} else if (process.argv[2] === 'group') {
+  // Under the lock: each case still in its own process, one after the other.
+  const cases = JSON.parse(process.argv[3]) as Case[];
+  console.log(JSON.stringify(cases.flatMap((c) => spawnCases([{ ...c, heavy: false }]))));
 } else {
   const models: Array<Omit<Case, 'mode'>> = [
     { label: `synthetic slow UNet (${SLOW_MATMULS} MatMuls 1024²)`, dir: null, size: '32x32', steps: null },
@@ -160,7 +169,7 @@ if (process.argv[2] === 'case') {
   else
     process.stderr.write(`bench runner: no sd15-shape at ${sd15} (or /tmp/sd15.log not done); row skipped\n`);
   const rows = models.flatMap((m) =>
-    (['in-process', 'thread'] as const).map((mode) => spawnCase({ ...m, mode })),
+    spawnCases((['in-process', 'thread'] as const).map((mode) => ({ ...m, mode }))),
   );
 
   const f = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(0) : '-');

@@ -60,12 +60,11 @@ interface Thread {
 
 const ZERO: OrtTime = { textEncoder: 0, unet: 0, vaeDecoder: 0 };
 
+/** Sums per component, whichever components the engine reports (e.g. the VAE encoder once used). */
 function addTimes(a: OrtTime, b: OrtTime): OrtTime {
-  return {
-    textEncoder: a.textEncoder + b.textEncoder,
-    unet: a.unet + b.unet,
-    vaeDecoder: a.vaeDecoder + b.vaeDecoder,
-  };
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + (v ?? 0);
+  return out as OrtTime;
 }
 
 /** Loading, calls in flight and disposing hold the process open; an idle model does not, as in process. */

@@ -11,6 +11,13 @@ export interface DecodedImage {
   height: number;
 }
 
+/** A decoder's raw output for one image: [3, height, width], about [-1, 1], not clamped. */
+export interface DecoderSample {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
 export class VaeDecoder {
   private readonly inputName: string;
 
@@ -26,6 +33,12 @@ export class VaeDecoder {
   }
 
   async decode(latent: Float32Array, shape: readonly [number, number, number]): Promise<DecodedImage> {
+    const raw = await this.decodeRaw(latent, shape);
+    return imageFromSample(raw.data, raw.width, raw.height);
+  }
+
+  /** The decoder's own output, [3, H, W] in about [-1, 1] before any clamp (tiles blend this). */
+  async decodeRaw(latent: Float32Array, shape: readonly [number, number, number]): Promise<DecoderSample> {
     const scaled = new Float32Array(latent.length);
     for (let i = 0; i < latent.length; i++) scaled[i] = latent[i] / this.scalingFactor;
     const out = await this.session.run({
@@ -36,16 +49,26 @@ export class VaeDecoder {
       throw new Error(`${this.session.label}: expected an image output [1, 3, H, W]`);
     }
     const [, , height, width] = sample.dims;
-    const plane = width * height;
-    const float = new Float32Array(3 * plane);
-    const rgb = new Uint8Array(3 * plane);
-    for (let c = 0; c < 3; c++) {
-      for (let p = 0; p < plane; p++) {
-        const v = Math.min(1, Math.max(0, sample.data[c * plane + p] / 2 + 0.5));
-        float[c * plane + p] = v;
-        rgb[p * 3 + c] = Math.round(v * 255);
-      }
-    }
-    return { float, rgb, width, height };
+    return { data: sample.data, width, height };
   }
+}
+
+/** A decoder output in about [-1, 1], [3, H, W] from `offset`, as clamped float and 8-bit pixels. */
+export function imageFromSample(
+  sample: Float32Array,
+  width: number,
+  height: number,
+  offset = 0,
+): DecodedImage {
+  const plane = width * height;
+  const float = new Float32Array(3 * plane);
+  const rgb = new Uint8Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    for (let p = 0; p < plane; p++) {
+      const v = Math.min(1, Math.max(0, sample[offset + c * plane + p] / 2 + 0.5));
+      float[c * plane + p] = v;
+      rgb[p * 3 + c] = Math.round(v * 255);
+    }
+  }
+  return { float, rgb, width, height };
 }

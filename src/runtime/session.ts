@@ -95,10 +95,32 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
 }
 
 export async function loadSession(path: string, options: RuntimeOptions = {}): Promise<ModelSession> {
-  const where = label(path);
+  return open(path, label(path), options);
+}
+
+/**
+ * A session over an in-memory ModelProto (a graph imagine wrote itself, weights inline);
+ * `where` names it in messages.
+ */
+export async function loadSessionFromBytes(
+  model: Uint8Array,
+  where: string,
+  options: RuntimeOptions = {},
+): Promise<ModelSession> {
+  return open(model, where, options);
+}
+
+async function open(
+  source: string | Uint8Array,
+  where: string,
+  options: RuntimeOptions,
+): Promise<ModelSession> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path, sessionOptions(options));
+    session =
+      typeof source === 'string'
+        ? await ort.InferenceSession.create(source, sessionOptions(options))
+        : await ort.InferenceSession.create(source, sessionOptions(options));
   } catch (e) {
     throw errors.modelLoad(`${where}: cannot load ONNX model: ${firstLine(e)}`, e);
   }

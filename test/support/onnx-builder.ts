@@ -1,301 +1,32 @@
-// A minimal ONNX ModelProto writer for tests: protobuf wire encoding by hand (varints and
-// length-delimited fields), enough for small graphs with raw-data initializers, optionally stored
-// as ONNX external data in a file beside the model. Field numbers follow onnx/onnx.proto.
+// Test helpers over the runtime's ONNX writer: write a model and its external data to disk, and
+// float16 initializers from plain numbers. The protobuf encoding itself lives in
+// src/runtime/onnx-writer.ts (imagine builds graphs at run time too).
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { encodeModel, type Initializer, type ModelSpec } from '../../src/runtime/onnx-writer.ts';
 
-export type DataType = 'float32' | 'float16' | 'int32' | 'int64';
-
-/** TensorProto.DataType codes. */
-export const DATA_TYPE_CODE: Readonly<Record<DataType, number>> = {
-  float32: 1,
-  int32: 6,
-  int64: 7,
-  float16: 10,
-};
-
-/** A static dimension (dim_value) or a symbolic one (dim_param). */
-export type Dim = number | string;
-
-export interface ValueInfo {
-  name: string;
-  type: DataType;
-  /** Omitted: rank unknown. [] is a scalar. */
-  shape?: Dim[];
-}
-
-/** float16 data is given as its IEEE half bit patterns (see float16Bits). */
-export type TensorData = Float32Array | Uint16Array | Int32Array | BigInt64Array;
-
-export interface Initializer {
-  name: string;
-  type: DataType;
-  dims: number[];
-  data: TensorData;
-  /** Store the bytes in this file (relative to the model) as ONNX external data. */
-  external?: string;
-}
-
-export type AttributeValue =
-  | { int: number }
-  | { ints: number[] }
-  | { float: number }
-  | { floats: number[] }
-  | { string: string };
-
-export interface NodeSpec {
-  op: string;
-  inputs: string[];
-  outputs: string[];
-  name?: string;
-  attributes?: Record<string, AttributeValue>;
-}
-
-export interface GraphSpec {
-  name: string;
-  nodes: NodeSpec[];
-  initializers?: Initializer[];
-  inputs: ValueInfo[];
-  outputs: ValueInfo[];
-}
-
-export interface ModelSpec {
-  graph: GraphSpec;
-  /** Default-domain opset; 14 unless given. */
-  opset?: number;
-  irVersion?: number;
-}
-
-/** Protobuf wire types. */
-const VARINT = 0;
-const FIXED32 = 5;
-const LENGTH_DELIMITED = 2;
-
-/** Appends protobuf fields to a growing list of byte chunks. */
-class ProtoWriter {
-  private readonly chunks: Uint8Array[] = [];
-  private length = 0;
-
-  private push(bytes: Uint8Array): void {
-    this.chunks.push(bytes);
-    this.length += bytes.length;
-  }
-
-  private rawVarint(value: number | bigint): void {
-    // int64 fields encode negative values as their 64-bit two's complement: ten bytes.
-    let v = BigInt.asUintN(64, BigInt(value));
-    const bytes: number[] = [];
-    while (v >= 0x80n) {
-      bytes.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    bytes.push(Number(v));
-    this.push(Uint8Array.from(bytes));
-  }
-
-  private tag(field: number, wireType: number): void {
-    this.rawVarint((field << 3) | wireType);
-  }
-
-  varint(field: number, value: number | bigint): this {
-    this.tag(field, VARINT);
-    this.rawVarint(value);
-    return this;
-  }
-
-  float(field: number, value: number): this {
-    this.tag(field, FIXED32);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, value, true);
-    this.push(b);
-    return this;
-  }
-
-  bytes(field: number, data: Uint8Array): this {
-    this.tag(field, LENGTH_DELIMITED);
-    this.rawVarint(data.length);
-    this.push(data);
-    return this;
-  }
-
-  string(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
-  }
-
-  message(field: number, inner: ProtoWriter): this {
-    return this.bytes(field, inner.finish());
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-}
-
-/** Little-endian bytes of tensor data, as TensorProto.raw_data stores them. */
-function rawBytes(data: TensorData): Uint8Array {
-  const out = new Uint8Array(data.byteLength);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < data.length; i++) {
-    if (data instanceof Float32Array) view.setFloat32(i * 4, data[i], true);
-    else if (data instanceof Uint16Array) view.setUint16(i * 2, data[i], true);
-    else if (data instanceof Int32Array) view.setInt32(i * 4, data[i], true);
-    else view.setBigInt64(i * 8, data[i], true);
-  }
-  return out;
-}
-
-const ELEMENT_BYTES: Readonly<Record<DataType, number>> = { float32: 4, float16: 2, int32: 4, int64: 8 };
-
-function checkInitializer(t: Initializer): void {
-  const count = t.dims.reduce((a, b) => a * b, 1);
-  if (t.data.length !== count || t.data.byteLength !== count * ELEMENT_BYTES[t.type]) {
-    throw new Error(
-      `initializer ${t.name}: ${t.data.length} values do not fit ${t.type}[${t.dims.join(',')}]`,
-    );
-  }
-}
-
-function stringEntry(key: string, value: string): ProtoWriter {
-  return new ProtoWriter().string(1, key).string(2, value);
-}
-
-// TensorProto: dims 1, data_type 2, name 8, raw_data 9, external_data 13, data_location 14.
-function tensorProto(t: Initializer, external?: { location: string; offset: number; length: number }) {
-  const w = new ProtoWriter();
-  for (const d of t.dims) w.varint(1, d);
-  w.varint(2, DATA_TYPE_CODE[t.type]);
-  w.string(8, t.name);
-  if (external) {
-    w.message(13, stringEntry('location', external.location));
-    w.message(13, stringEntry('offset', String(external.offset)));
-    w.message(13, stringEntry('length', String(external.length)));
-    w.varint(14, 1); // DataLocation.EXTERNAL
-  } else {
-    w.bytes(9, rawBytes(t.data));
-  }
-  return w;
-}
-
-// ValueInfoProto { name 1, type 2 } → TypeProto { tensor_type 1 } → Tensor { elem_type 1, shape 2 }
-// → TensorShapeProto { dim 1 } → Dimension { dim_value 1 | dim_param 2 }.
-function valueInfo(v: ValueInfo): ProtoWriter {
-  const tensor = new ProtoWriter().varint(1, DATA_TYPE_CODE[v.type]);
-  if (v.shape) {
-    const shape = new ProtoWriter();
-    for (const d of v.shape) {
-      shape.message(
-        1,
-        typeof d === 'number' ? new ProtoWriter().varint(1, d) : new ProtoWriter().string(2, d),
-      );
-    }
-    tensor.message(2, shape);
-  }
-  return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensor));
-}
-
-// AttributeProto: name 1, f 2, i 3, s 4, floats 7, ints 8, type 20 (FLOAT 1, INT 2, STRING 3,
-// FLOATS 6, INTS 7). Repeated scalars are written unpacked, which every parser accepts.
-function attribute(name: string, value: AttributeValue): ProtoWriter {
-  const w = new ProtoWriter().string(1, name);
-  if ('int' in value) w.varint(3, value.int).varint(20, 2);
-  else if ('float' in value) w.float(2, value.float).varint(20, 1);
-  else if ('string' in value) w.string(4, value.string).varint(20, 3);
-  else if ('ints' in value) {
-    for (const i of value.ints) w.varint(8, i);
-    w.varint(20, 7);
-  } else {
-    for (const f of value.floats) w.float(7, f);
-    w.varint(20, 6);
-  }
-  return w;
-}
-
-// NodeProto: input 1, output 2, name 3, op_type 4, attribute 5.
-function node(n: NodeSpec, index: number): ProtoWriter {
-  const w = new ProtoWriter();
-  for (const i of n.inputs) w.string(1, i);
-  for (const o of n.outputs) w.string(2, o);
-  w.string(3, n.name ?? `${n.op}_${index}`);
-  w.string(4, n.op);
-  for (const [k, v] of Object.entries(n.attributes ?? {})) w.message(5, attribute(k, v));
-  return w;
-}
-
-export interface EncodedModel {
-  /** The model.onnx bytes. */
-  model: Uint8Array;
-  /** External data files by location (relative to the model file). */
-  externalFiles: Map<string, Uint8Array>;
-}
-
-/** Encodes a ModelProto (ir_version 8, default-domain opset 14 unless given). */
-export function encodeModel(spec: ModelSpec): EncodedModel {
-  const { graph } = spec;
-  // External data: each file holds its tensors back to back, in initializer order.
-  const files = new Map<string, Uint8Array[]>();
-  const fileLength = new Map<string, number>();
-  // GraphProto: node 1, name 2, initializer 5, input 11, output 12.
-  const g = new ProtoWriter();
-  graph.nodes.forEach((n, i) => {
-    g.message(1, node(n, i));
-  });
-  g.string(2, graph.name);
-  for (const t of graph.initializers ?? []) {
-    checkInitializer(t);
-    if (t.external) {
-      const bytes = rawBytes(t.data);
-      const offset = fileLength.get(t.external) ?? 0;
-      files.set(t.external, [...(files.get(t.external) ?? []), bytes]);
-      fileLength.set(t.external, offset + bytes.length);
-      g.message(5, tensorProto(t, { location: t.external, offset, length: bytes.length }));
-    } else {
-      g.message(5, tensorProto(t));
-    }
-  }
-  for (const v of graph.inputs) g.message(11, valueInfo(v));
-  for (const v of graph.outputs) g.message(12, valueInfo(v));
-
-  // ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 → { domain 1, version 2 }.
-  const m = new ProtoWriter()
-    .varint(1, spec.irVersion ?? 8)
-    .string(2, 'imagine-test-onnx-builder')
-    .message(7, g)
-    .message(8, new ProtoWriter().string(1, '').varint(2, spec.opset ?? 14));
-
-  const externalFiles = new Map<string, Uint8Array>();
-  for (const [location, parts] of files) {
-    const out = new Uint8Array(fileLength.get(location)!);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    externalFiles.set(location, out);
-  }
-  return { model: m.finish(), externalFiles };
-}
+export {
+  type AttributeValue,
+  DATA_TYPE_CODE,
+  type DataType,
+  type Dim,
+  type EncodedModel,
+  encodeModel,
+  floatTensor,
+  type GraphSpec,
+  type Initializer,
+  int64Tensor,
+  type ModelSpec,
+  type NodeSpec,
+  type TensorData,
+  type ValueInfo,
+} from '../../src/runtime/onnx-writer.ts';
 
 /** Writes the model to `path` and its external data files beside it. */
 export function writeModel(path: string, spec: ModelSpec): void {
   const { model, externalFiles } = encodeModel(spec);
   writeFileSync(path, model);
   for (const [location, bytes] of externalFiles) writeFileSync(join(dirname(path), location), bytes);
-}
-
-/** A float32 initializer from plain numbers. */
-export function floatTensor(name: string, dims: number[], values: ArrayLike<number>): Initializer {
-  return { name, type: 'float32', dims, data: Float32Array.from(values) };
-}
-
-/** An int64 initializer from plain numbers (shapes, axes). */
-export function int64Tensor(name: string, dims: number[], values: number[]): Initializer {
-  return { name, type: 'int64', dims, data: BigInt64Array.from(values, (v) => BigInt(v)) };
 }
 
 /** A float16 initializer: values are rounded to half precision (see roundToFloat16). */

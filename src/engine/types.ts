@@ -8,6 +8,7 @@ export const SAMPLER_NAMES = [
   'DPM++ 2M Karras',
   'DPM++ SDE Karras',
   'DDIM',
+  'LCM',
 ] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 

@@ -1,4 +1,4 @@
-// The six samplers by their API names: which sampler function walks which schedule, and how the
+// The samplers by their API names: which sampler function walks which schedule, and how the
 // initial noise is scaled. Sampler and schedule stay independent choices.
 import type { SamplerName } from '../types.ts';
 import { sampleDdim } from './ddim.ts';
@@ -7,6 +7,7 @@ import { sampleDpmppSde } from './dpmpp-sde.ts';
 import { sampleEuler } from './euler.ts';
 import { sampleEulerAncestral } from './euler-ancestral.ts';
 import { sampleHeun } from './heun.ts';
+import { getLcmSchedule, sampleLcm } from './lcm.ts';
 import { getDdimSchedule, getSigmas, getSigmasKarras, type SigmaTable } from './schedules.ts';
 import type { Sampler } from './types.ts';
 
@@ -70,6 +71,17 @@ const PLANS: Record<SamplerName, PlanFactory> = {
   DDIM: (table, steps) => {
     const { timesteps, sigmas } = getDdimSchedule(table, steps);
     return { sampler: sampleDdim, sigmas, timesteps, initScale: 1, modelCalls: steps, noiseDraws: 0 };
+  },
+  LCM: (table, steps) => {
+    const { sigmas, timesteps } = getLcmSchedule(table, steps);
+    return {
+      sampler: sampleLcm,
+      sigmas,
+      timesteps,
+      initScale: sigmas[0],
+      modelCalls: steps,
+      noiseDraws: steps - 1,
+    };
   },
 };
 

@@ -3,7 +3,7 @@
 
 /**
  * Denoises the batched latent `x` at noise level `sigma` and returns the x0 estimate (CFG applied).
- * `timestep` overrides the model time for samplers defined on integer timesteps (DDIM).
+ * `timestep` overrides the model time for samplers defined on integer timesteps (DDIM, LCM).
  */
 export type Denoiser = (x: Float32Array, sigma: number, timestep?: number) => Promise<Float32Array>;
 
@@ -21,7 +21,7 @@ export interface SamplerOptions {
   noise: () => Float32Array;
   signal?: AbortSignal;
   onStep?: (info: StepInfo) => void;
-  /** Integer model timesteps, one per sigma except the last (DDIM only). */
+  /** Integer model timesteps, one per sigma except the last (DDIM, LCM). */
   timesteps?: number[];
 }
 

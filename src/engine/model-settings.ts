@@ -26,6 +26,11 @@ const fields = {
   min_size: side,
   max_size: side,
   size_multiple: z.number().int().min(8).max(512),
+  /**
+   * A tiny VAE (TAESD) for this model: a folder path (diffusers AutoencoderTiny or its ONNX
+   * exports), relative to the model folder, or a model id once the registry resolves those.
+   */
+  tiny_vae: z.string().min(1).max(4096),
 };
 
 /** imagine.json: model authors keep their own metadata beside ours, so unknown keys are allowed. */

@@ -12,19 +12,23 @@ import {
 } from './edit.ts';
 import { pasteBack } from './mask.ts';
 import { type ModelFolderInfo, readModelFolder } from './model-folder.ts';
-import { latentPreviews } from './preview.ts';
+import { Previewer } from './preview.ts';
 import { createGenerator, type NoiseGenerator } from './rng/index.ts';
 import { buildSigmaTable, planSampling, type SigmaTable, startLatent } from './sampling/index.ts';
 import { SdxlPromptEncoder } from './sdxl-text-encoder.ts';
 import { PromptEncoder, type TextEncoding } from './text-encoder.ts';
+import { DEFAULT_TILING, decodeTiled, shouldTile, type TilingOptions } from './tiled-vae.ts';
+import { TinyVae, type TinyVaeInfo } from './tiny-vae.ts';
 import { ClipTokenizer } from './tokenizer/index.ts';
 import type { GeneratedImage, GenerateOptions, GenerateRequest, GenerateResult } from './types.ts';
-import { VaeDecoder } from './vae.ts';
+import { type DecodedImage, imageFromSample, VaeDecoder } from './vae.ts';
 import { VaeEncoder } from './vae-encoder.ts';
 import { validateRequest } from './validate.ts';
 
 export interface Pipeline {
   readonly info: ModelFolderInfo;
+  /** The tiny VAE loaded beside the full one (LoadOptions.tinyVae), or null. */
+  readonly tinyVae?: TinyVaeInfo | null;
   generate(req: GenerateRequest, opts?: GenerateOptions): Promise<GenerateResult>;
   /** Milliseconds spent inside ORT, per component, since load (for benchmarks). */
   ortTime(): { textEncoder: number; unet: number; vaeDecoder: number; vaeEncoder?: number };
@@ -40,7 +44,20 @@ export interface LoadOptions {
   components?: Partial<Record<Component, RuntimeOptions>>;
   /** See DenoiserSpec.unetBatching: 'split' trades a little speed for lower peak memory. */
   unetBatching?: 'batch' | 'split';
+  /**
+   * A tiny VAE folder (TAESD: diffusers AutoencoderTiny, or its ONNX exports): serves requests
+   * with vae 'tiny' and makes the live previews.
+   */
+  tinyVae?: string;
+  /** Tiled VAE decode: 'auto' (default) tiles above `autoAboveCells` latent cells. */
+  vaeTiling?: Partial<TilingOptions> & { mode?: 'auto' | 'always' | 'never'; autoAboveCells?: number };
 }
+
+/**
+ * Latent cells above which 'auto' tiles the VAE decode: 128×128 (1024×1024 pixels), where an
+ * untiled full-VAE decode needs about 4× the 512² one (bench/section-vae.ts measures both).
+ */
+export const AUTO_TILE_ABOVE_CELLS = 128 * 128;
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error
@@ -62,6 +79,7 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
   const tokenizer = await ClipTokenizer.fromFolder(info.files.tokenizer);
   const table = buildSigmaTable(info.schedule);
   const sessions: ModelSession[] = [];
+  let tiny: TinyVae | null = null;
   try {
     const load = async (path: string, component: Component) => {
       const s = await loadSession(path, { ...options.runtime, ...options.components?.[component] });
@@ -99,6 +117,7 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
     } catch (e) {
       throw modelError(info, e);
     }
+    tiny = options.tinyVae ? await loadTinyVae(options.tinyVae, info, options) : null;
     const hiddenSpec =
       textSession.outputs.find((o) => o.name === 'last_hidden_state') ?? textSession.outputs[0];
     const textWidth = second ? undefined : hiddenSpec?.shape[2];
@@ -110,9 +129,20 @@ export async function loadPipeline(dir: string, options: LoadOptions = {}): Prom
     // The UNet's own inputs decide whether it is an inpainting model; the folder's configs only
     // guess it when the export leaves the channel axis symbolic.
     const kind = io.sampleChannels === null ? info.kind : io.sampleChannels > 4 ? 'inpaint' : 'standard';
-    return createPipeline({ ...info, kind }, table, tokenizer, encoder, unet, io, vae, sessions, options);
+    return createPipeline(
+      { ...info, kind },
+      table,
+      tokenizer,
+      encoder,
+      unet,
+      io,
+      vae,
+      tiny,
+      sessions,
+      options,
+    );
   } catch (e) {
-    await Promise.all(sessions.map((s) => s.dispose()));
+    await Promise.all([...sessions.map((s) => s.dispose()), tiny?.dispose()]);
     throw e;
   }
 }
@@ -125,6 +155,7 @@ function createPipeline(
   unet: ModelSession,
   io: UnetIo,
   vae: VaeDecoder,
+  tiny: TinyVae | null,
   sessions: ModelSession[],
   options: LoadOptions,
 ): Pipeline {
@@ -157,9 +188,10 @@ function createPipeline(
 
   async function run(req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
     validateRequest(req, info);
+    const useTiny = checkVaeChoice(req.vae, tiny);
     const { signal, onEvent } = opts;
     const started = performance.now();
-    const ort0 = { text: textSession.runMs, unet: unet.runMs, vae: vaeSession.runMs };
+    const ort0 = { text: textSession.runMs, unet: unet.runMs, vae: vaeSession.runMs + (tiny?.runMs ?? 0) };
     const n = req.n;
     const h = req.height / 8;
     const w = req.width / 8;
@@ -258,7 +290,7 @@ function createPipeline(
     }
     const start = edit ? x.slice() : null;
 
-    const denoise = createDenoiser({
+    const modelDenoise = createDenoiser({
       unet,
       io,
       table,
@@ -275,28 +307,29 @@ function createPipeline(
     });
     const blend = edit?.blend;
 
-    let lastPreview = Number.NEGATIVE_INFINITY;
-    const previewEvery = opts.previewIntervalMs;
+    const previewer = new Previewer({
+      n,
+      h,
+      w,
+      intervalMs: onEvent ? opts.previewIntervalMs : undefined,
+      tiny,
+      started,
+      emit: (event) => onEvent?.(event),
+    });
+    // A tiny-VAE preview decodes between two model calls: the next call waits for it.
+    const denoise: typeof modelDenoise = async (xs, sigma, t) => {
+      await previewer.settle();
+      return modelDenoise(xs, sigma, t);
+    };
     let latents: Float32Array;
     try {
       latents = await plan.sampler(blend ? blendingDenoiser(denoise, blend) : denoise, x, plan.sigmas, {
         noise: drawNoise,
         signal,
         timesteps: plan.timesteps,
-        onStep: ({ step, totalSteps, sigma, denoised }) => {
-          const now = performance.now();
-          onEvent?.({ type: 'step', step: step + 1, totalSteps, sigma, elapsedMs: now - started });
-          if (previewEvery !== undefined && onEvent && now - lastPreview >= previewEvery) {
-            lastPreview = now;
-            onEvent({
-              type: 'preview',
-              step: step + 1,
-              totalSteps,
-              images: latentPreviews(denoised, n, h, w),
-            });
-          }
-        },
+        onStep: (info) => previewer.step(info),
       });
+      await previewer.settle();
     } catch (e) {
       if (signal?.aborted) throw abortError(signal);
       throw rethrowRun(info, e);
@@ -307,9 +340,9 @@ function createPipeline(
     for (let i = 0; i < n; i++) {
       checkSignal(signal);
       const latent = latents.slice(i * per, (i + 1) * per);
-      let decoded: Awaited<ReturnType<VaeDecoder['decode']>>;
+      let decoded: DecodedImage;
       try {
-        decoded = await vae.decode(latent, latentShape);
+        decoded = await decodeLatent(useTiny && tiny ? tiny : vae, latent, latentShape, options, signal);
       } catch (e) {
         throw rethrowRun(info, e);
       }
@@ -338,9 +371,10 @@ function createPipeline(
         totalMs: performance.now() - started,
         textMs: textSession.runMs - ort0.text,
         unetMs: unet.runMs - ort0.unet,
-        vaeMs: vaeSession.runMs - ort0.vae,
+        vaeMs: vaeSession.runMs + (tiny?.runMs ?? 0) - ort0.vae,
         steps: edit ? edit.plan.steps : req.steps,
         ...(req.init || imageCond ? { encodeMs } : {}),
+        previewMs: previewer.stats.ms,
       },
       ...(edit ? { edit: edit.latents } : {}),
     };
@@ -348,6 +382,7 @@ function createPipeline(
 
   return {
     info,
+    tinyVae: tiny?.info ?? null,
     generate(req, opts = {}) {
       // Requests accepted before dispose() still run; dispose waits for them.
       if (disposed) return Promise.reject(errors.unavailable(`${info.name}: model was unloaded`));
@@ -365,7 +400,7 @@ function createPipeline(
       if (disposed) return;
       disposed = true;
       await busy;
-      await Promise.all(sessions.map((s) => s.dispose()));
+      await Promise.all([...sessions.map((s) => s.dispose()), tiny?.dispose()]);
     },
   };
 }
@@ -390,6 +425,57 @@ function addedConditioning(
     timeIds.set([o.height, o.width, 0, 0, o.height, o.width], r * 6);
   }
   return { textEmbeds, textEmbedsWidth: w, timeIds };
+}
+
+/** vae 'tiny' needs a tiny VAE; anything but 'full', 'tiny' or absent is a bad request. */
+function checkVaeChoice(choice: GenerateRequest['vae'], tiny: TinyVae | null): boolean {
+  if (choice === undefined || choice === 'full') return false;
+  if (choice !== 'tiny') {
+    throw errors.invalidParam('vae', `vae must be 'full' or 'tiny', not ${JSON.stringify(choice)}.`);
+  }
+  if (!tiny) {
+    throw errors.invalidParam(
+      'vae',
+      "vae 'tiny' needs a tiny VAE, and this model has none (set tiny_vae in its settings).",
+      'tiny_vae_unavailable',
+    );
+  }
+  return true;
+}
+
+/** Loads the tiny VAE beside a pipeline: it must speak the UNet's latent (4 channels, 1/8 size). */
+async function loadTinyVae(path: string, info: ModelFolderInfo, options: LoadOptions): Promise<TinyVae> {
+  const tiny = await TinyVae.load(path, {
+    runtime: { ...options.runtime, ...options.components?.vaeDecoder },
+  });
+  try {
+    if (tiny.info.latentChannels !== 4 || tiny.info.factor !== 8) {
+      throw errors.modelLoad(
+        `${info.name}: the tiny VAE at ${path} works on ${tiny.info.latentChannels}-channel latents at 1/${tiny.info.factor} size; this model's are 4-channel at 1/8`,
+      );
+    }
+    // Warm up once: the first run pays ORT's set-up, and it prices the first preview.
+    await tiny.decodeBatch(new Float32Array(4 * 8 * 8), 1, 8, 8);
+    return tiny;
+  } catch (e) {
+    await tiny.dispose();
+    throw e;
+  }
+}
+
+/** One latent through the chosen VAE, tiled when the latent is large (or when asked). */
+async function decodeLatent(
+  decoder: VaeDecoder | TinyVae,
+  latent: Float32Array,
+  shape: readonly [number, number, number],
+  options: LoadOptions,
+  signal: AbortSignal | undefined,
+): Promise<DecodedImage> {
+  const { mode = 'auto', autoAboveCells = AUTO_TILE_ABOVE_CELLS, ...rest } = options.vaeTiling ?? {};
+  const tiling = { ...DEFAULT_TILING, ...rest };
+  if (!shouldTile(mode, shape[1], shape[2], tiling, autoAboveCells)) return decoder.decode(latent, shape);
+  const raw = await decodeTiled(decoder, latent, shape, tiling, signal);
+  return imageFromSample(raw.data, raw.width, raw.height);
 }
 
 function rethrowRun(info: ModelFolderInfo, e: unknown): Error {

@@ -55,12 +55,22 @@ export interface TinyVaeInfo {
 const ONNX_DEFAULTS = { latentChannels: 4, factor: 8, scalingFactor: 1, shiftFactor: 0 };
 
 export class TinyVae {
+  private lastMsPerCell: number | null = null;
+
   /** Use TinyVae.load; the constructor takes sessions already checked. */
   constructor(
     readonly info: TinyVaeInfo,
     private readonly decoder: ModelSession,
     private readonly encoder: ModelSession | null,
   ) {}
+
+  /**
+   * Milliseconds per latent cell of the last decode (null before the first): what a preview
+   * budget expects the next decode to cost. Small decodes overstate it (fixed overheads).
+   */
+  get msPerCellEstimate(): number | null {
+    return this.lastMsPerCell;
+  }
 
   /** Milliseconds inside ORT, decoder and encoder together. */
   get runMs(): number {
@@ -81,9 +91,11 @@ export class TinyVae {
       input = new Float32Array(latents.length);
       for (let i = 0; i < input.length; i++) input[i] = latents[i] / scalingFactor + shiftFactor;
     }
+    const started = performance.now();
     const out = await this.decoder.run({
       [this.decoder.inputs[0].name]: { type: 'float32', data: input, dims: [n, c, h, w] },
     });
+    this.lastMsPerCell = (performance.now() - started) / (n * h * w);
     const sample = out.sample ?? Object.values(out)[0];
     const H = h * this.info.factor;
     const W = w * this.info.factor;

@@ -34,6 +34,11 @@ export interface GenerateRequest {
   rng: RngSource;
   /** Image-to-image or inpainting; absent for text to image. */
   init?: EditInput;
+  /**
+   * Which VAE decodes the final latent: 'full' (default) or 'tiny' (TAESD: about 1/20 of the
+   * time, a little softer), which needs a pipeline loaded with a tiny VAE.
+   */
+  vae?: VaeChoice;
 }
 
 /** Largest mask blur (Gaussian sigma, pixels) a request may ask for. */
@@ -68,6 +73,9 @@ export interface MaskImage {
   data: Uint8Array;
 }
 
+export const VAE_CHOICES = ['full', 'tiny'] as const;
+export type VaeChoice = (typeof VAE_CHOICES)[number];
+
 /** Progress as one event union from one callback (the CLI bar, SSE and BullMQ adapt it). */
 export type EngineEvent =
   | { type: 'step'; step: number; totalSteps: number; sigma: number; elapsedMs: number }
@@ -75,7 +83,10 @@ export type EngineEvent =
       type: 'preview';
       step: number;
       totalSteps: number;
-      /** One cheap RGB preview per image, 8 bits, interleaved RGB, at latent resolution. */
+      /**
+       * One RGB preview per image, 8 bits, interleaved: at latent resolution (the linear map) or
+       * at full resolution (a tiny-VAE decode, when the pipeline has one).
+       */
       images: RawImage[];
     };
 
@@ -132,6 +143,8 @@ export interface GenerateResult {
     vaeMs: number;
     steps: number;
     encodeMs?: number;
+    /** Milliseconds spent making previews (the sampler waits for tiny-VAE previews). */
+    previewMs?: number;
   };
   /** Edits only. */
   edit?: EditLatents;

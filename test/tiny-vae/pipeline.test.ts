@@ -120,6 +120,26 @@ describe('pipeline with a tiny VAE', kitTestOptions(), () => {
     );
   });
 
+  test("tiling: 'auto' leaves kit sizes untiled; 'always' tiles (and stays close)", async () => {
+    const tiled = await loadPipeline(kitPath('tiny-sd'), {
+      tinyVae: kitPath('taesd-tiny'),
+      vaeTiling: { mode: 'always', tile: 8, overlap: 4 },
+    });
+    try {
+      const req = { ...euler8(), width: 96, height: 64, vae: 'tiny' as const };
+      const a = await withTiny.generate(req);
+      const b = await tiled.generate(req);
+      const d = maxAbsDiff(a.images[0].float, b.images[0].float);
+      assert.ok(d > 0, 'tiling was used');
+      let sum = 0;
+      for (let i = 0; i < a.images[0].float.length; i++)
+        sum += Math.abs(a.images[0].float[i] - b.images[0].float[i]);
+      assert.ok(sum / a.images[0].float.length < 0.02, `mean ${sum / a.images[0].float.length}`);
+    } finally {
+      await tiled.dispose();
+    }
+  });
+
   test('requests stay structured-cloneable', () => {
     const req: GenerateRequest = { ...euler8(), vae: 'tiny' };
     assert.deepEqual(structuredClone(req), req);

@@ -54,8 +54,10 @@ export interface LoadOptions {
 }
 
 /**
- * Latent cells above which 'auto' tiles the VAE decode: 128×128 (1024×1024 pixels), where an
- * untiled full-VAE decode needs about 4× the 512² one (bench/section-vae.ts measures both).
+ * Latent cells above which 'auto' tiles the VAE decode: 128×128 (1024×1024 pixels). Measured
+ * (bench/section-vae.ts, sd15-shape, arena off): the untiled 512² decode peaks at 1.4 GB RSS, so
+ * 1024² extrapolates to ~5 GB plus its mid-block attention's 1 GB score matrix; beyond that the
+ * untiled decode outgrows a machine that also holds the UNet, while one 512² tile stays at 1.4 GB.
  */
 export const AUTO_TILE_ABOVE_CELLS = 128 * 128;
 
@@ -331,6 +333,7 @@ function createPipeline(
       });
       await previewer.settle();
     } catch (e) {
+      previewer.close();
       if (signal?.aborted) throw abortError(signal);
       throw rethrowRun(info, e);
     }

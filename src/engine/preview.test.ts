@@ -94,3 +94,13 @@ test('a failing tiny decode never fails the run: linear previews from then on', 
   for (const p of previews) assert.ok(p.type === 'preview' && p.images[0].width === 2);
   assert.equal(s.previewer.stats.tiny, 0);
 });
+
+test('close(): a preview still decoding after a failed run emits nothing', async () => {
+  // A free decode is affordable even at time 0: this step goes to the tiny VAE.
+  const s = setup({ decodeMs: 0, unetMs: 100, intervalMs: 0 });
+  s.previewer.step({ step: 0, totalSteps: 3, sigma: 1, denoised: new Float32Array(16) });
+  s.previewer.close();
+  await s.previewer.settle();
+  assert.deepEqual(s.events, []);
+  assert.equal(s.previewer.stats.tiny, 1);
+});

@@ -94,6 +94,7 @@ export class Previewer {
   private lastPreview = Number.NEGATIVE_INFINITY;
   private pending: Promise<void> | null = null;
   private tinyBroken = false;
+  private closed = false;
   private readonly budget: number;
   private readonly now: () => number;
 
@@ -145,6 +146,7 @@ export class Previewer {
         )
         .then((images) => {
           this.stats.ms += this.now() - t0;
+          if (this.closed) return;
           this.o.emit(stepEvent);
           this.o.emit(preview(images));
         });
@@ -156,6 +158,11 @@ export class Previewer {
     this.stats.ms += this.now() - t0;
     this.o.emit(stepEvent);
     this.o.emit(preview(images));
+  }
+
+  /** After a failed or aborted run: a preview still decoding emits nothing. */
+  close(): void {
+    this.closed = true;
   }
 
   /** Waits for a tiny preview in flight (and emits its step and preview events). */

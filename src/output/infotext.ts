@@ -58,6 +58,7 @@ const A1111_SAMPLERS: Readonly<Record<SamplerName, { sampler: string; schedule: 
   'DPM++ 2M Karras': { sampler: 'DPM++ 2M', schedule: 'Karras' },
   'DPM++ SDE Karras': { sampler: 'DPM++ SDE', schedule: 'Karras' },
   DDIM: { sampler: 'DDIM', schedule: 'Automatic' },
+  LCM: { sampler: 'LCM', schedule: 'Automatic' },
 };
 
 /** A1111's name for our random source: its default is "GPU" (left out), ours are CPU and NV. */

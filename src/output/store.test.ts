@@ -4,6 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createImageStore, isStoreName } from './store.ts';
+import { runStoreConformance } from './store-conformance.ts';
+
+runStoreConformance('files on local disk', async ({ ttlMs }) => {
+  const store = createImageStore({ dir: mkdtempSync(join(tmpdir(), 'imagine-store-conf-')), ttlMs });
+  return {
+    ...store,
+    close() {
+      store.close();
+      rmSync(store.dir, { recursive: true, force: true });
+    },
+  };
+});
 
 test('image store: put, get, expiry and sweep', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'imagine-store-test-'));

@@ -7,6 +7,27 @@ import { kitPath, kitTestOptions } from '../../test/support/kit.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
 import { ImagineError } from '../errors.ts';
 import { createModelRegistry } from './registry.ts';
+import { runRegistryConformance } from './registry-conformance.ts';
+
+runRegistryConformance(
+  'local folders',
+  async ({ modelsDir, settings, memoryBudget }) => {
+    const registry = createModelRegistry({
+      modelsDir,
+      settings,
+      memoryBudget,
+      rescanMs: 0,
+      load: async () => ({ dispose: async () => undefined }) as unknown as Pipeline,
+    });
+    return {
+      registry,
+      sync: async () => undefined,
+      load: async (id) => void (await registry.pipeline(id)),
+      close: () => registry.dispose(),
+    };
+  },
+  { listsBrokenFolders: true, remembersRemoved: false },
+);
 
 function modelsDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'imagine-registry-'));

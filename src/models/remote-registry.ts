@@ -38,7 +38,8 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
     const [adverts, catalog] = await Promise.all([readAdverts(redis, keys), readModelCatalog(redis, keys)]);
     const byId = new Map<string, ModelEntry>();
     for (const a of adverts) for (const m of a.models) if (!byId.has(m.id)) byId.set(m.id, m);
-    live = [...byId.values()].sort((x, y) => x.id.localeCompare(y.id));
+    // By code unit, as a server sorts its folder names, so /v1/models lists in one order everywhere.
+    live = [...byId.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     loaded = new Set(adverts.flatMap((a) => a.loaded));
     known = catalog;
     fresh = true;
@@ -47,20 +48,31 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
   timer.unref();
   void refresh().catch(() => undefined);
 
+  // As a server's registry: an id names its model before any alias does; live models before ones
+  // whose workers are gone.
+  function get(name: string): ModelEntry | null {
+    const remembered = [...known.values()];
+    return (
+      live.find((m) => m.id === name) ??
+      remembered.find((m) => m.id === name) ??
+      live.find((m) => m.aliases.includes(name)) ??
+      remembered.find((m) => m.aliases.includes(name)) ??
+      null
+    );
+  }
+
   return {
     refresh,
     // While Redis is away no worker is known to be live (so /ready fails and balancers look
     // elsewhere); get() still answers from the last read, so requests fail with 503, not 404.
     list: () => (fresh && redis.status === 'ready' ? live : []),
-    get: (name) => {
-      const named = (m: ModelEntry) => m.id === name || m.aliases.includes(name);
-      return live.find((m) => m.id === name) ?? live.find(named) ?? [...known.values()].find(named) ?? null;
-    },
+    get,
     isLoaded: (id) => loaded.has(id),
     // The same rule as a worker's, against the capacity its advert states; running jobs are the
     // worker's to count (it checks again before each run).
     admit(name, work) {
-      const entry = [...live, ...known.values()].find((m) => m.id === name);
+      // By id or alias, as a server admits: a request naming an alias is checked the same.
+      const entry = get(name);
       if (!entry?.info || !entry.memory) return;
       const error = admissionError({
         model: entry.id,
@@ -75,7 +87,8 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
       });
       if (error) throw error;
     },
-    state: (id) => (loaded.has(id) ? 'loaded' : live.some((m) => m.id === id) ? 'available' : 'unavailable'),
+    state: (id) =>
+      loaded.has(id) ? 'loaded' : live.some((m) => m.id === id && m.info) ? 'available' : 'unavailable',
     // Workers load their models (on first use or with their own --preload).
     preload: async () => undefined,
     pipeline: (id) =>

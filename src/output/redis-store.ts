@@ -30,7 +30,13 @@ export function createRedisImageStore(options: RedisImageStoreOptions): ImageSto
     dir: 'redis',
     async put(bytes, format) {
       const name = `${randomUUID().replaceAll('-', '')}.${format}`;
-      await redis.set(keyOf(name), bytes, 'PX', ttlMs);
+      // The same typed 503 as get(): a worker that cannot store a url result fails the job with a
+      // retryable error, not an internal one.
+      try {
+        await redis.set(keyOf(name), bytes, 'PX', ttlMs);
+      } catch (e) {
+        throw unreachable(e);
+      }
       return name;
     },
     async get(name) {

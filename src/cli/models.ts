@@ -1,5 +1,5 @@
-// `imagine models list | show <id> | pull <repo>[@revision] [--as <id>] | rm <id>`: thin commands over
-// src/models/hub. Progress goes to stderr (bars on a terminal, one line per file otherwise); results
+// `imagine models list | show <id> | pull <repo>[@revision] [--as <id>] | optimize <id> | rm <id>`: thin
+// commands over src/models/hub (optimize: src/models/optimize.ts). Progress goes to stderr (bars on a terminal, one line per file otherwise); results
 // go to stdout; a failure is thrown to main.ts, which prints one line and sets exit code 1.
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -260,6 +260,40 @@ export function registerModels(program: Command): void {
         process.off('SIGINT', onSigint);
       }
     });
+
+  modelsDirOption(
+    models
+      .command('optimize <id>')
+      .description(
+        'write a new model folder with an int8 UNet (calibrated on its own generations) and a quality report against fp32',
+      ),
+  )
+    .option('--int8', 'quantize the UNet to int8 (the only optimization so far)')
+    .option('--as <id>', 'the new model id; default <id>-int8')
+    .option(
+      '--calibration-prompts <file>',
+      'calibration prompts, one per line (default: a built-in varied set)',
+    )
+    .option(
+      '--keep-fp32 <patterns>',
+      'comma-separated node or layer-group patterns to keep in fp32 (* wildcards)',
+    )
+    .option('--no-progress', 'no progress output')
+    .action(
+      async (
+        id: string,
+        flags: DirFlags & {
+          int8?: boolean;
+          as?: string;
+          calibrationPrompts?: string;
+          keepFp32?: string;
+          progress: boolean;
+        },
+      ) => {
+        const { runOptimize } = await import('./models-optimize.ts');
+        await runOptimize(id, flags);
+      },
+    );
 
   modelsDirOption(models.command('rm <id>').description('delete a model folder')).action(
     (id: string, flags: DirFlags) => {

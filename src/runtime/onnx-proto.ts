@@ -335,6 +335,11 @@ export function decodeModel(buf: Uint8Array, baseDir: string): OnnxModel {
   return { opsets, graph, extra, baseDir };
 }
 
+/** The external data files the model's tensors live in (relative to its folder). */
+export function externalFiles(model: OnnxModel): string[] {
+  return [...new Set(model.graph.initializers.flatMap((t) => (t.external ? [t.external.location] : [])))];
+}
+
 /** Reads an ONNX model file's structure; weights stay in the file (or its external data). */
 export function readOnnxModel(path: string): OnnxModel {
   return decodeModel(readFileSync(path), dirname(path));
@@ -586,17 +591,27 @@ export function encodeModelInline(model: OnnxModel): Uint8Array {
 const EXTERNAL_THRESHOLD = 1024;
 const COPY_CHUNK = 16 * 1024 * 1024;
 
+export interface WriteOptions {
+  /** The external data file beside the model; default weights.pb. */
+  dataName?: string;
+  /**
+   * Leave tensors that are external in the source as references to their files (the caller links
+   * those files beside the new model): a temporary rewrite of a multi-gigabyte UNet then writes
+   * only its new tensors.
+   */
+  keepExternal?: boolean;
+  /** Progress, in weight bytes written. */
+  onBytes?: (bytes: number) => void;
+}
+
 /**
  * Writes `model` to `path`, with every initializer of EXTERNAL_THRESHOLD bytes or more in one
- * external data file `dataName` beside it. External source data is copied in chunks, so a
- * multi-gigabyte UNet never sits in memory. `onBytes` reports progress in weight bytes written.
+ * external data file beside it. External source data is copied in chunks, so a multi-gigabyte
+ * UNet never sits in memory.
  */
-export function writeOnnxModel(
-  path: string,
-  model: OnnxModel,
-  dataName = 'weights.pb',
-  onBytes?: (bytes: number) => void,
-): void {
+export function writeOnnxModel(path: string, model: OnnxModel, options: WriteOptions = {}): void {
+  const dataName = options.dataName ?? 'weights.pb';
+  const onBytes = options.onBytes;
   const out = openSync(join(dirname(path), dataName), 'w');
   let offset = 0;
   const refs = new Map<OnnxTensor, ExternalRef>();
@@ -604,7 +619,7 @@ export function writeOnnxModel(
   try {
     for (const t of model.graph.initializers) {
       const size = t.raw?.length ?? t.external?.length ?? 0;
-      if (size < EXTERNAL_THRESHOLD) continue;
+      if (size < EXTERNAL_THRESHOLD || (options.keepExternal && t.external)) continue;
       // 64-byte alignment: lets ORT use the bytes in place where it maps external data.
       const pad = (64 - (offset % 64)) % 64;
       if (pad) writeSync(out, Buffer.alloc(pad), 0, pad, offset);
@@ -641,7 +656,7 @@ export function writeOnnxModel(
   const bytes = encodeModelWith(model, (t) => {
     const ref = refs.get(t);
     if (ref) return encodeTensor({ ...t, raw: undefined }, ref);
-    if (t.external) {
+    if (t.external && !options.keepExternal) {
       const raw = tensorBytes(t, model.baseDir)!;
       return encodeTensor({ ...t, external: undefined, raw });
     }

@@ -87,7 +87,9 @@ test('dynamic int8 MatMul runs in ORT within the closed-form rounding bound of f
     [['matmul', 'down_blocks.0/attentions.0', 'b']],
   );
   const out = join(dir, 'matmul-int8.onnx');
-  writeOnnxModel(out, quantizeModel(model, { targets, ranges: new Map() }).model, 'matmul-int8.pb');
+  writeOnnxModel(out, quantizeModel(model, { targets, ranges: new Map() }).model, {
+    dataName: 'matmul-int8.pb',
+  });
   const rewritten = readOnnxModel(out);
   assert.ok(!rewritten.graph.nodes.some((nd) => nd.opType === 'MatMul'));
   assert.ok(rewritten.graph.initializers.some((t) => t.dataType === 3 && t.dims.join() === `${k},${n}`));
@@ -153,7 +155,7 @@ test('static QDQ Conv runs in ORT within the closed-form rounding bound of fp32'
 
   // Calibration: the activations come out of the same model with extra outputs.
   const calib = join(dir, 'conv-calib.onnx');
-  writeOnnxModel(calib, withActivationOutputs(model, ['x', 'y']), 'conv-calib.pb');
+  writeOnnxModel(calib, withActivationOutputs(model, ['x', 'y']), { dataName: 'conv-calib.pb' });
   const acts = await run(calib, feeds);
   const range = (t: Float32Array) => ({ min: Math.min(...t), max: Math.max(...t) });
   const ranges = new Map([
@@ -163,7 +165,7 @@ test('static QDQ Conv runs in ORT within the closed-form rounding bound of fp32'
   const exact = f32(acts.y);
 
   const out = join(dir, 'conv-int8.onnx');
-  writeOnnxModel(out, quantizeModel(model, { targets, ranges }).model, 'conv-int8.pb');
+  writeOnnxModel(out, quantizeModel(model, { targets, ranges }).model, { dataName: 'conv-int8.pb' });
   const ops = readOnnxModel(out).graph.nodes.map((nd) => nd.opType);
   assert.equal(ops.filter((o) => o === 'QuantizeLinear').length, 2);
   assert.equal(ops.filter((o) => o === 'DequantizeLinear').length, 4);
@@ -229,9 +231,11 @@ test('the gated form is fp32 with its gate at 0 and the int8 rewrite at 1', asyn
   const gatedPath = join(dir, 'gated.onnx');
   const { model: gated, gates } = quantizeModel(model, { targets, ranges: new Map(), gated: true });
   assert.deepEqual([...gates.keys()], ['down_blocks.0/attentions.0', 'up_blocks.1/attentions.0']);
-  writeOnnxModel(gatedPath, gated, 'gated.pb');
+  writeOnnxModel(gatedPath, gated, { dataName: 'gated.pb' });
   const plainPath = join(dir, 'plain-int8.onnx');
-  writeOnnxModel(plainPath, quantizeModel(model, { targets, ranges: new Map() }).model, 'plain.pb');
+  writeOnnxModel(plainPath, quantizeModel(model, { targets, ranges: new Map() }).model, {
+    dataName: 'plain.pb',
+  });
 
   const a = { type: 'float32' as const, data: values(2 * k, 4, 1), dims: [2, k] };
   const gate = (v: number): HostTensor => ({ type: 'float32', data: Float32Array.of(v), dims: [] });

@@ -21,6 +21,10 @@ export interface ModelInfoBlock {
   aliases: readonly string[];
   /** Expected resident bytes once loaded (weight files × a factor), what the memory budget counts. */
   memory_estimate_bytes: number | null;
+  /** 'int8' for a folder `imagine models optimize` wrote; null when the folder does not say. */
+  precision: string | null;
+  /** That folder's quality report (int8 against fp32), relative to the model folder. */
+  quality_report: string | null;
   description: string | null;
   /** Request fields this model takes. */
   accepts: readonly string[];

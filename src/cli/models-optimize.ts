@@ -1,5 +1,5 @@
 // `imagine models optimize <id> --int8`: progress bars on stderr (plain lines off a terminal), the
-// quality table and the new folder on stdout. Ctrl-C aborts between UNet runs; the hidden work
+// quality table and the new folder on stdout. Ctrl-C (or SIGTERM) aborts between UNet runs; the hidden work
 // folder is removed, so nothing half-written is left among the models.
 import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
@@ -84,6 +84,7 @@ export async function runOptimize(id: string, flags: Flags): Promise<void> {
   const abort = new AbortController();
   const onSigint = () => abort.abort(new Error('interrupted: nothing was written'));
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
   try {
     const result = await optimizeModel({
       modelsDir: flags.modelsDir,
@@ -106,5 +107,6 @@ export async function runOptimize(id: string, flags: Flags): Promise<void> {
   } finally {
     r.stop();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
 }

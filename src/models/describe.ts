@@ -4,6 +4,7 @@ import { GENERATION_FIELDS } from '../api/generation.ts';
 import type { ModelObject } from '../api/models.ts';
 import type { MjUpstream } from '../relay/midjourney/config.ts';
 import { MJ_ACCEPTED_FIELDS } from '../relay/midjourney/request.ts';
+import { precisionOf } from './optimize-info.ts';
 import type { ModelEntry, ModelState } from './registry.ts';
 
 /** Fields a Midjourney-style local model takes: all but n (one grid of four per request). */
@@ -24,6 +25,8 @@ export function describeRelayModel(upstream: MjUpstream, id: string, created: nu
       state: 'loaded',
       aliases: [],
       memory_estimate_bytes: null,
+      precision: null,
+      quality_report: null,
       description: `Midjourney through the midjourney-proxy upstream '${upstream.name}'. Settings go in the prompt as --flags; one 2x2 grid per request.`,
       accepts: MJ_ACCEPTED_FIELDS,
       native_size: null,
@@ -52,6 +55,7 @@ function sizeRange(entry: ModelEntry): NonNullable<ModelObject['imagine']['size_
 /** `reason` overrides the folder's own (e.g. the last load failure). */
 export function describeModel(entry: ModelEntry, state: ModelState, reason = entry.reason): ModelObject {
   const info = entry.info;
+  const { precision, qualityReport } = precisionOf(entry.dir);
   return {
     id: entry.id,
     object: 'model',
@@ -65,6 +69,8 @@ export function describeModel(entry: ModelEntry, state: ModelState, reason = ent
       state,
       aliases: entry.aliases,
       memory_estimate_bytes: entry.memoryEstimate,
+      precision,
+      quality_report: qualityReport,
       description: info?.description ?? null,
       accepts: entry.style === 'midjourney' ? GRID_FIELDS : GENERATION_FIELDS,
       native_size: info ? `${info.nativeWidth}x${info.nativeHeight}` : null,

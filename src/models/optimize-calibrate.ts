@@ -62,7 +62,8 @@ function recorder(
       onRun(feeds);
       const out = await session.run(feeds);
       for (const [name, t] of Object.entries(out)) {
-        if (name === first || t.type !== 'float32') continue;
+        // The prediction too: conv_out's output is the graph's output.
+        if (t.type !== 'float32') continue;
         let { min, max } = ranges.get(name) ?? {
           min: Number.POSITIVE_INFINITY,
           max: Number.NEGATIVE_INFINITY,

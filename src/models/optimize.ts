@@ -7,13 +7,13 @@ import {
   copyFileSync,
   cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -133,12 +133,24 @@ function matches(pattern: string, t: QuantTarget): boolean {
   return re.test(t.node) || re.test(t.group);
 }
 
-/** Writes a temporary rewrite of the UNet that reads the source's external weights in place. */
-function writeLinked(dir: string, model: OnnxModel): string {
+/**
+ * Writes a temporary rewrite of the UNet into `dir` that reads the source's external weights from
+ * beside it: hard links where the filesystem allows (ORT refuses symlinks that leave the model's
+ * folder), else one copy shared by every rewrite in `dir`.
+ */
+function writeLinked(dir: string, name: string, model: OnnxModel): string {
   mkdirSync(dir, { recursive: true });
-  for (const f of externalFiles(model)) symlinkSync(resolve(model.baseDir, f), join(dir, f));
-  const path = join(dir, 'model.onnx');
-  writeOnnxModel(path, model, { keepExternal: true, dataName: 'imagine-new-weights.pb' });
+  for (const f of externalFiles(model)) {
+    const [from, to] = [resolve(model.baseDir, f), join(dir, f)];
+    if (existsSync(to)) continue;
+    try {
+      linkSync(from, to);
+    } catch {
+      copyFileSync(from, to);
+    }
+  }
+  const path = join(dir, `${name}.onnx`);
+  writeOnnxModel(path, model, { keepExternal: true, dataName: `${name}-new-weights.pb` });
   return path;
 }
 
@@ -213,7 +225,8 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
     const [cw, ch] = [side(info.nativeWidth), side(info.nativeHeight)];
     const work = join(tmp, '.work');
     const calibPath = writeLinked(
-      join(work, 'calibrate'),
+      work,
+      'calibrate',
       withActivationOutputs(
         unet,
         convs.flatMap((t) => [t.input, t.output]),
@@ -242,7 +255,6 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
       signal: o.signal,
       onCall: tick,
     });
-    rmSync(join(work, 'calibrate'), { recursive: true, force: true });
     checkAbort();
 
     // Sensitivity: which groups to leave in fp32.
@@ -254,7 +266,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
         ranges: calibration.ranges,
         gated: true,
       });
-      const gatedPath = writeLinked(join(work, 'gated'), gated);
+      const gatedPath = writeLinked(work, 'gated', gated);
       phase(
         'sensitivity',
         calibration.samples.length * (gates.size + 1),
@@ -262,7 +274,6 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
       );
       done = 0;
       sensitivity = await measureSensitivity(gatedPath, gates, calibration.samples, tick, o.signal);
-      rmSync(join(work, 'gated'), { recursive: true, force: true });
       sensitive = worstGroups(sensitivity);
       targets = targets.filter((t) => !sensitive.includes(t.group));
       say(
@@ -285,7 +296,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
     const reportName = 'quality-report.json';
     const settings = {
       ...ownSettings,
-      description: `${typeof ownSettings.description === 'string' ? ownSettings.description : o.id} (int8 UNet, made by imagine models optimize from '${o.id}')`,
+      description: `${typeof ownSettings.description === 'string' ? ownSettings.description.replace(/\.$/, '') : o.id} (int8 UNet, made by imagine models optimize from '${o.id}')`,
       precision: 'int8',
       quality_report: reportName,
       quantized_from: o.id,

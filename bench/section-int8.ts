@@ -82,12 +82,15 @@ if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
       calibrationPrompts: ['a photograph of a mountain lake at sunset'],
       calibrationSeeds: [1],
       calibrationSteps: 4,
+      // One UNet input for sensitivity: 47 gated runs at 256² take minutes on this shared machine.
+      sensitivityFeeds: 1,
       reportPrompts: ['a cat'],
       reportSeeds: [1],
       reportSteps: 4,
       reportSize: 256,
       onEvent: (e) => {
         if (e.type !== 'progress') process.stderr.write(`bench int8: ${e.message}\n`);
+        else if (e.done % 10 === 0) process.stderr.write(`bench int8:   ${e.done} done\n`);
       },
     });
     quantizeMs = performance.now() - t0;

@@ -74,6 +74,8 @@ export interface OptimizeOptions {
   keepFp32?: readonly string[];
   /** Measure sensitivity and keep the worst groups in fp32 (default true). */
   sensitivity?: boolean;
+  /** Calibration UNet inputs the sensitivity pass runs on (default 4). */
+  sensitivityFeeds?: number;
   reportPrompts?: readonly string[];
   reportSeeds?: readonly number[];
   reportSteps?: number;
@@ -238,9 +240,8 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
       `calibrating on ${prompts.length} prompts x ${seeds.length} seeds, ${steps} steps at ${cw}x${ch}`,
     );
     done = 0;
-    const keepSteps = Array.from({ length: SENSITIVITY_FEEDS }, (_, i) =>
-      Math.floor((i * steps) / SENSITIVITY_FEEDS),
-    );
+    const feeds = o.sensitivityFeeds ?? SENSITIVITY_FEEDS;
+    const keepSteps = Array.from({ length: feeds }, (_, i) => Math.floor((i * steps) / feeds));
     const calibration = await calibrate({
       info,
       calibrationUnet: calibPath,

@@ -1,6 +1,7 @@
 // `npm run bench`: engine step time split into ORT and everything else, peak RSS per model,
 // then any further sections (bench/section-*.ts: API overhead, scale-out, the event loop during a
-// generation with the engine in process and in a worker thread). Prints tables, writes bench/results.json.
+// generation with the engine in process and in a worker thread, memory, VAE, edits, soak, int8
+// UNet). Prints tables, writes bench/results.json.
 // The sd15-shape rows need its weights materialised outside the repo (see README "Benchmarks").
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';

@@ -21,6 +21,8 @@ const root = resolve(here, '..');
 const sd15 = process.env.IMAGINE_SD15_DIR ?? '/tmp/imagine-bench/sd15-shape';
 const cache = process.env.IMAGINE_INT8_CACHE ?? join(dirname(sd15), 'int8-models');
 const out: Record<string, unknown> = {};
+/** BENCH_INT8_PARTS=sd15 or demo runs one half (the sd15 half is the heavy one). */
+const parts = (process.env.BENCH_INT8_PARTS ?? 'sd15,demo').split(',');
 
 function engineCase(dir: string): Record<string, number> {
   const r = spawnSync(
@@ -62,7 +64,9 @@ async function unetOutput(dir: string): Promise<Float32Array> {
   }
 }
 
-if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
+if (!parts.includes('sd15')) {
+  // skipped on request
+} else if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
   const int8 = join(cache, 'sd15-shape-int8');
   let quantizeMs: number | null = null;
   if (
@@ -126,7 +130,7 @@ if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
 }
 
 const demo = join(root, 'models', 'imagine-demo');
-if (existsSync(join(demo, 'model_index.json'))) {
+if (parts.includes('demo') && existsSync(join(demo, 'model_index.json'))) {
   const tmp = mkdtempSync(join(tmpdir(), 'imagine-bench-int8-'));
   try {
     symlinkSync(demo, join(tmp, 'imagine-demo'), 'dir');

@@ -160,6 +160,23 @@ function fileBytes(dir: string): number {
   return readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
 }
 
+/** The pid in `file` if that process is alive (and not this one), else null. */
+function livePid(file: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
 
 export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult> {
@@ -183,6 +200,10 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
   if (ownSettings.precision === 'int8') throw errors.invalidRequest(`${o.id} is already int8`);
 
   const tmp = join(root, `.optimize-${newId}`);
+  const owner = livePid(join(tmp, '.pid'));
+  if (owner !== null)
+    throw errors.invalidRequest(`'${newId}' is being written by another optimize (pid ${owner})`);
+  // A folder left by a killed run (SIGKILL, power loss) is stale: start over.
   rmSync(tmp, { recursive: true, force: true });
   const say = (message: string) => o.onEvent?.({ type: 'log', message });
   const phase = (p: OptimizePhase, total: number, message: string) =>
@@ -194,6 +215,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
   };
   try {
     mkdirSync(tmp, { recursive: true });
+    writeFileSync(join(tmp, '.pid'), String(process.pid));
     // Everything but the UNet is copied as is.
     for (const name of readdirSync(src)) {
       if (name === 'unet' || name === 'imagine.json') continue;
@@ -367,6 +389,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
     };
     writeFileSync(join(tmp, reportName), `${JSON.stringify(report, null, 2)}\n`);
     checkAbort();
+    rmSync(join(tmp, '.pid'));
     renameSync(tmp, dest);
     return { id: newId, dir: dest, reportPath: join(dest, reportName), report };
   } catch (e) {

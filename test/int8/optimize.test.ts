@@ -3,7 +3,16 @@
 // counts int8 as one byte, and an interrupted or refused run leaves nothing behind.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -120,6 +129,16 @@ describe('models optimize --int8 on tiny-sd', kitTestOptions(), () => {
       optimizeModel({ modelsDir, id: 'tiny-sd-int8', as: 'again', ...QUICK }),
       /already int8/,
     );
+    // Another live optimize of the same id owns its work folder: left alone.
+    const busy = join(modelsDir, '.optimize-busy');
+    mkdirSync(busy);
+    writeFileSync(join(busy, '.pid'), String(process.ppid));
+    await assert.rejects(
+      optimizeModel({ modelsDir, id: 'tiny-sd', as: 'busy', ...QUICK }),
+      /being written by another optimize/,
+    );
+    assert.ok(existsSync(join(busy, '.pid')));
+    rmSync(busy, { recursive: true });
     assert.deepEqual(readdirSync(modelsDir).sort(), ['tiny-sd', 'tiny-sd-int8']);
   });
 

@@ -59,6 +59,8 @@ export interface ServerConfig {
   /** Event streams open at once, in all and per API key (per client address without keys). */
   maxStreams: number;
   maxStreamsPerKey: number;
+  /** Write the generation parameters (A1111 infotext) into every image; --no-infotext turns it off. */
+  infotext: boolean;
 }
 
 /** Flag values as commander hands them over (strings, all optional). */
@@ -88,6 +90,8 @@ export interface ServeFlags {
   allowedHosts?: string;
   maxStreams?: string;
   maxStreamsPerKey?: string;
+  /** commander's `--no-infotext`: false when given. */
+  infotext?: boolean;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
@@ -117,6 +121,7 @@ export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
   allowedHosts: Object.freeze([]) as readonly string[],
   maxStreams: 256,
   maxStreamsPerKey: 32,
+  infotext: true,
 });
 
 class ConfigError extends Error {
@@ -237,6 +242,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
       maxStreamsPerKey === undefined
         ? d.maxStreamsPerKey
         : int('--max-streams-per-key', maxStreamsPerKey, 1, 100_000),
+    infotext: flags.infotext ?? env.IMAGINE_INFOTEXT !== '0',
   });
 }
 

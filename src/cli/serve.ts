@@ -82,6 +82,7 @@ export function registerServe(program: Command): void {
       '--log-level <level>',
       'fatal|error|warn|info|debug|trace|silent (env IMAGINE_LOG_LEVEL, default info)',
     )
+    .option('--no-infotext', "don't write the generation parameters into images (env IMAGINE_INFOTEXT=0)")
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
       // An API node in scale-out holds no models (its workers do), so a preload there would do

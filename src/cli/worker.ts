@@ -53,6 +53,7 @@ export function registerWorker(program: Command): void {
       'load these models (all without ids) at start, not on first job (env IMAGINE_PRELOAD)',
     )
     .option('--log-level <level>', 'error|warn|info|silent (env IMAGINE_LOG_LEVEL, default info)')
+    .option('--no-infotext', "don't write the generation parameters into images (env IMAGINE_INFOTEXT=0)")
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
       if (config.redis === null) throw new Error('worker: --redis <url> (or IMAGINE_REDIS_URL) is required');

@@ -13,7 +13,7 @@ import {
 import { pasteBack } from './mask.ts';
 import { type ModelFolderInfo, readModelFolder } from './model-folder.ts';
 import { Previewer } from './preview.ts';
-import { createGenerator, type NoiseGenerator } from './rng/index.ts';
+import { createGenerator, type NoiseGenerator, slerpNoise } from './rng/index.ts';
 import { buildSigmaTable, planSampling, type SigmaTable, startLatent } from './sampling/index.ts';
 import { SdxlPromptEncoder } from './sdxl-text-encoder.ts';
 import { PromptEncoder, type TextEncoding } from './text-encoder.ts';
@@ -241,8 +241,10 @@ function createPipeline(
 
     // Image i draws from its own generator seeded with seed + i: initial noise first, then every
     // ancestral draw, so each image is the same whatever n it was requested with.
+    const variation = req.variation && req.variation.strength !== 0 ? req.variation : null;
+    const seedOf = (i: number) => (variation ? req.seed : req.seed + i);
     const generators: NoiseGenerator[] = [];
-    for (let i = 0; i < n; i++) generators.push(createGenerator(req.rng, req.seed + i));
+    for (let i = 0; i < n; i++) generators.push(createGenerator(req.rng, seedOf(i)));
     const drawNoise = () => {
       const out = new Float32Array(n * per);
       for (let i = 0; i < n; i++) out.set(generators[i].randn(per), i * per);
@@ -284,6 +286,15 @@ function createPipeline(
     }
     const plan = edit?.plan ?? planSampling(req.sampler, table, req.steps);
     const noise = drawNoise();
+    if (variation) {
+      for (let i = 0; i < n; i++) {
+        const sub = createGenerator(req.rng, variation.seed + i).randn(per);
+        noise.set(
+          slerpNoise(variation.strength, noise.subarray(i * per, (i + 1) * per), sub, latentShape),
+          i * per,
+        );
+      }
+    }
     let x: Float32Array;
     if (edit) x = startLatent(edit.plan, edit.startFrom, noise);
     else {
@@ -350,7 +361,7 @@ function createPipeline(
         throw rethrowRun(info, e);
       }
       const image: GeneratedImage = {
-        seed: req.seed + i,
+        seed: seedOf(i),
         width: decoded.width,
         height: decoded.height,
         data: decoded.rgb,

@@ -26,8 +26,14 @@ export interface GenerateRequest {
   sampler: SamplerName;
   steps: number;
   cfgScale: number;
-  /** Image i uses seed + i. */
+  /** Image i uses seed + i (with a variation: every image uses seed, see below). */
   seed: number;
+  /**
+   * A1111's variation seeds: image i's initial noise is slerped from its seed's noise towards the
+   * noise of variation.seed + i at `strength` (0..1). As in A1111, every image then keeps `seed`
+   * (not seed + i) and the variation seeds vary instead; later ancestral draws come from `seed`.
+   */
+  variation?: { seed: number; strength: number };
   n: number;
   width: number;
   height: number;

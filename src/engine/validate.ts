@@ -34,6 +34,18 @@ export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): vo
   if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed > MAX_SEED - (req.n - 1)) {
     throw errors.invalidParam('seed', `seed must be an integer from 0 to ${MAX_SEED}, got ${req.seed}`);
   }
+  const v = req.variation;
+  if (v !== undefined) {
+    if (!Number.isFinite(v.strength) || v.strength < 0 || v.strength > 1) {
+      throw errors.invalidParam(
+        'subseed_strength',
+        `subseed_strength must be a number from 0 to 1, got ${v.strength}`,
+      );
+    }
+    if (!Number.isInteger(v.seed) || v.seed < 0 || v.seed > MAX_SEED - (req.n - 1)) {
+      throw errors.invalidParam('subseed', `subseed must be an integer from 0 to ${MAX_SEED}, got ${v.seed}`);
+    }
+  }
   if (!RNG_SOURCES.includes(req.rng)) {
     throw errors.invalidParam('rng', `rng must be one of ${RNG_SOURCES.join(', ')}`);
   }

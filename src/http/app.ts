@@ -27,6 +27,7 @@ import { toHttpError } from './errors.ts';
 import { createHostGuard } from './host-guard.ts';
 import { registerImageRoutes } from './images.ts';
 import type { Metrics } from './metrics.ts';
+import { registerSdapiRoutes } from './sdapi/index.ts';
 import { createStreamSlots, type StreamSlots } from './sse.ts';
 import { registerWebRoutes } from './web.ts';
 
@@ -69,6 +70,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Answered without an API key and outside the rate limit (health, files, playground...). */
     public?: boolean;
+    /** Also takes HTTP Basic with a key as the password (the A1111 API, as its --api-auth). */
+    basicAuth?: boolean;
   }
   interface FastifyRequest {
     /** The caller's API key id (a digest prefix), `ip:<addr>` without keys. */
@@ -173,7 +176,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
     // Public routes say so; anything else, including a path no route matches, needs a key.
     if (!request.is404 && request.routeOptions.config.public === true) return;
     if (keys.enabled) {
-      const id = keys.check(request.headers.authorization);
+      const id = keys.check(request.headers.authorization, request.routeOptions.config.basicAuth === true);
       if (id === null) throw errors.unauthorized();
       request.keyId = id;
     } else {
@@ -284,6 +287,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
   });
 
   registerImageRoutes(app, deps);
+  registerSdapiRoutes(app, deps);
   registerWebRoutes(app);
   return app;
 }

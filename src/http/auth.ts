@@ -6,18 +6,29 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export interface KeyChecker {
   readonly enabled: boolean;
-  /** The key's id for a valid `Authorization` header, else null. */
-  check(authorization: string | undefined): string | null;
+  /** The key's id for a valid `Authorization` header, else null; `basic` also takes Basic. */
+  check(authorization: string | undefined, basic?: boolean): string | null;
+}
+
+/** The key in `Authorization`: a Bearer token, or (when allowed) a Basic password, any user. */
+function presentedKey(authorization: string, basic: boolean): string | null {
+  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  if (bearer) return bearer[1];
+  const b = basic ? /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(authorization) : null;
+  if (!b) return null;
+  const decoded = Buffer.from(b[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 || colon === decoded.length - 1 ? null : decoded.slice(colon + 1);
 }
 
 export function createKeyChecker(keys: readonly string[]): KeyChecker {
   const digests = keys.map(digest);
   return {
     enabled: keys.length > 0,
-    check(authorization) {
-      const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-      if (!m) return null;
-      const given = digest(m[1]);
+    check(authorization, basic = false) {
+      const key = presentedKey(authorization ?? '', basic);
+      if (key === null) return null;
+      const given = digest(key);
       let match = false;
       // Every key is compared, so timing does not reveal which one matched.
       for (const d of digests) match = timingSafeEqual(d, given) || match;

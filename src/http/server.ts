@@ -94,6 +94,7 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
           models,
           store,
           previewIntervalMs: overrides.previewIntervalMs,
+          infotext: config.infotext,
           relay: overrides.relay,
           hub: overrides.notifyHub,
         }),

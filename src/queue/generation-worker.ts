@@ -1,10 +1,16 @@
 // The worker's processor for image generations: resolve the model's pipeline, run the engine with
 // the job's AbortSignal, turn engine events into progress (with encoded partial images), and encode
 // the results as base64 or into the image store.
-import { isMidjourneyParams, type JobParams, type MidjourneyResultInfo } from '../api/generation.ts';
+import {
+  type GenerationParams,
+  isMidjourneyParams,
+  type JobParams,
+  type MidjourneyResultInfo,
+} from '../api/generation.ts';
 import type { EngineEvent, RawImage } from '../engine/types.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { encodeImage } from '../output/encode.ts';
+import { formatInfotext } from '../output/infotext.ts';
 import type { ImageStore } from '../output/store.ts';
 import { generateGrid } from '../relay/local-grid.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
@@ -21,6 +27,8 @@ export interface GenerationJobData {
   upstream?: string;
   /** Midjourney-style local models: render four candidates as one 2x2 grid at this chaos (0..100). */
   grid?: { chaos: number };
+  /** A1111 variation seeds (the sdapi's subseed and subseed_strength); see GenerateRequest. */
+  variation?: { seed: number; strength: number };
 }
 
 export interface GenerationProgress {
@@ -63,6 +71,8 @@ export interface GenerationWorkerOptions {
   relay?: RelayConfig;
   /** Where notify-hook pushes arrive (default the relay's shared hub). */
   hub?: NotifyHub;
+  /** Write the generation parameters (A1111 infotext) into every image (default true). */
+  infotext?: boolean;
 }
 
 /** Steps (1-based) at which `count` partial images are spread over `total` steps. */
@@ -79,6 +89,39 @@ interface Rendered {
   timings: { totalMs: number };
   candidates?: Array<{ seed: number; cfg_scale: number }>;
   size?: string;
+}
+
+/**
+ * The infotext written into a result. A Midjourney-style grid is one picture of four candidates: it
+ * carries the first candidate's parameters (its seed and size, not the grid's) and a
+ * `Grid` field naming the chaos, so PNG Info shows where it came from without claiming to reproduce it.
+ */
+export function infotextFor(
+  params: GenerationParams,
+  data: GenerationJobData,
+  seed: number,
+  index: number,
+): string {
+  const v = data.variation && data.variation.strength !== 0 ? data.variation : null;
+  const extra: Record<string, string | number> = {};
+  if (v) {
+    extra['Variation seed'] = v.seed + index;
+    extra['Variation seed strength'] = v.strength;
+  }
+  if (data.grid) extra.Grid = `2x2 candidates, chaos ${data.grid.chaos}`;
+  return formatInfotext({
+    prompt: params.prompt,
+    negativePrompt: params.negative_prompt,
+    steps: params.steps,
+    sampler: params.sampler,
+    cfgScale: params.cfg_scale,
+    seed,
+    width: params.width,
+    height: params.height,
+    rng: params.rng,
+    model: params.model,
+    extra,
+  });
 }
 
 export function createGenerationProcessor(
@@ -153,6 +196,7 @@ export function createGenerationProcessor(
       width: params.width,
       height: params.height,
       rng: params.rng,
+      ...(job.data.variation ? { variation: job.data.variation } : {}),
     };
     const engineOptions = { signal: job.signal, onEvent, previewIntervalMs };
     const result: Rendered = grid
@@ -170,8 +214,10 @@ export function createGenerationProcessor(
     await chain.done();
     job.signal.throwIfAborted();
     const images = await Promise.all(
-      result.images.map(async (img): Promise<GeneratedFile> => {
-        const bytes = await encodeImage(img, encodeOpts);
+      result.images.map(async (img, i): Promise<GeneratedFile> => {
+        const parameters =
+          options.infotext === false ? undefined : infotextFor(params, job.data, img.seed, i);
+        const bytes = await encodeImage(img, { ...encodeOpts, parameters });
         const out: GeneratedFile = { seed: img.seed };
         // A streamed url result is read back from the store for its completed event: base64 kept
         // in the result too would double every image in the job store (in scale-out, in Redis).

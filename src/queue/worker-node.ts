@@ -72,7 +72,13 @@ export function startWorkerNode(
   storeRedis.on('error', () => undefined); // the worker's own connections log Redis errors
   const store = createRedisImageStore({ redis: storeRedis, keyOf: keys.file, ttlMs: config.imageTtlMs });
   const hub = options.notifyHub ?? defaultNotifyHub;
-  const processor = createGenerationProcessor({ models, store, relay: options.relay, hub });
+  const processor = createGenerationProcessor({
+    models,
+    store,
+    relay: options.relay,
+    hub,
+    infotext: config.infotext,
+  });
   const notifySubscriber = relayed.length > 0 ? followRelayNotify(config.redis, keys.relayNotify, hub) : null;
   const worker = createQueueWorker<GenerationJobData, GenerationProgress, GenerationResult>({
     url: config.redis,

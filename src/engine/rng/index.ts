@@ -3,3 +3,4 @@ export { createGenerator, type NoiseGenerator } from './noise-source.ts';
 export { PhiloxGenerator } from './philox.ts';
 export { type SeedWords, seedWords } from './seed.ts';
 export { TorchCpuGenerator } from './torch-cpu.ts';
+export { slerpNoise } from './variation.ts';

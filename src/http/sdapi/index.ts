@@ -1,0 +1,297 @@
+// AUTOMATIC1111's HTTP API (/sdapi/v1/*) as one more adapter: requests become the same resolved
+// parameters and the same queue jobs as POST /v1/images/generations; only the wire shapes differ.
+// Errors under this prefix are answered in A1111's shapes (see api/a1111/errors.ts).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { A1111ValidationError, a1111ErrorBody, a1111Status, invalidField } from '../../api/a1111/errors.ts';
+import { A1111_SAMPLERS, A1111_SCHEDULERS, a1111SamplerName } from '../../api/a1111/samplers.ts';
+import { checkpointId, planTxt2Img, TXT2IMG_FIELDS } from '../../api/a1111/txt2img.ts';
+import { type ImagesResponse, resolveGenerationParams } from '../../api/generation.ts';
+import { randomSeed as engineRandomSeed } from '../../engine/validate.ts';
+import { errors } from '../../errors.ts';
+import type { ModelEntry } from '../../models/registry.ts';
+import { parseInfotext } from '../../output/infotext.ts';
+import { readParameters } from '../../output/metadata.ts';
+import { type GenerationJobData, infotextFor } from '../../queue/generation-worker.ts';
+import type { RouteDeps } from '../app.ts';
+import { toHttpError } from '../errors.ts';
+import { submitJob } from '../images.ts';
+
+/** Task ids remembered for /progress (force_task_id → job), oldest dropped first. */
+const MAX_TASKS = 1000;
+
+interface SdapiState {
+  /** The model used when a request names none (options.sd_model_checkpoint). */
+  defaultModel: string | null;
+  tasks: Map<string, string>;
+  /** Each caller's latest job, for /progress, /interrupt and /skip without a task id. */
+  latest: Map<string, string>;
+  /** Each running job's latest live preview (base64 PNG). */
+  previews: Map<string, string>;
+}
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_TASKS) map.delete(map.keys().next().value as K);
+}
+
+/** Decodes base64 or a data URL; a 422 naming `field` when it is not. */
+export function decodeB64Image(value: unknown, field: string): Buffer {
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalidField(field, 'str type expected', 'type_error.str');
+  const b64 = value.startsWith('data:') ? value.slice(value.indexOf(',') + 1) : value;
+  if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(b64))
+    throw invalidField(field, 'Invalid encoded image: not base64.');
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length === 0) throw invalidField(field, 'Invalid encoded image: empty.');
+  return bytes;
+}
+
+export function registerSdapiRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  app.register(async (api) => sdapi(api, deps), { prefix: '/sdapi/v1' });
+}
+
+async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { models, queue, lifecycle, metrics } = deps;
+  const randomSeed = deps.randomSeed ?? engineRandomSeed;
+  const state: SdapiState = { defaultModel: null, tasks: new Map(), latest: new Map(), previews: new Map() };
+  // HTTP Basic (any user, a key as password), as A1111's --api-auth, besides Bearer.
+  const basic = { config: { basicAuth: true } };
+
+  api.setErrorHandler((err, request, reply: FastifyReply) => {
+    const e = toHttpError(err, deps.config.bodyLimit);
+    metrics.error(e.type, e.code);
+    if (e.status >= 500) request.log.error({ err, id: request.id }, 'request failed');
+    if (e.status === 401) reply.header('www-authenticate', 'Basic');
+    if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+    return reply.code(a1111Status(e)).type('application/json; charset=utf-8').send(a1111ErrorBody(e));
+  });
+
+  const usable = () => models.list().filter((m) => m.info !== null);
+  const modelFor = (named: string | null): ModelEntry => {
+    const id = named ?? state.defaultModel ?? usable()[0]?.id ?? null;
+    if (id === null) throw errors.unavailable('No usable model.', 'no_models');
+    const entry = models.get(id);
+    if (!entry?.info) {
+      throw invalidField(
+        'override_settings.sd_model_checkpoint',
+        `Model '${id}' not found; GET /sdapi/v1/sd-models lists them.`,
+      );
+    }
+    return entry;
+  };
+  const jobFor = (request: FastifyRequest, task: string | undefined): string | null =>
+    task ? (state.tasks.get(task) ?? null) : (state.latest.get(request.keyId) ?? null);
+
+  api.post('/txt2img', basic, async (request, reply) => {
+    if (lifecycle.draining) throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
+    const plan = planTxt2Img(request.body);
+    const entry = modelFor(plan.checkpoint);
+    request.model = entry.id;
+    const params = resolveGenerationParams({ ...plan.request, model: entry.id }, entry.info!, randomSeed);
+    const givenSub = plan.body.subseed ?? -1;
+    const subseed = plan.variation?.seed ?? (givenSub >= 0 ? givenSub : randomSeed());
+    const variation = plan.variation ? { seed: subseed, strength: plan.variation.strength } : undefined;
+    const warnings = [...plan.warnings];
+    if (plan.body.save_images === true) {
+      warnings.push('save_images: nothing was written on the server; the images are only in this response.');
+    }
+    const data: GenerationJobData = { params, warnings, ...(variation ? { variation } : {}) };
+
+    const id = request.id;
+    remember(state.tasks, plan.body.force_task_id ?? id, id);
+    remember(state.latest, request.keyId, id);
+    const unsubscribe = queue.subscribe(id, (e) => {
+      if (e.type === 'progress' && e.progress.partial) state.previews.set(id, e.progress.partial.b64_json);
+      if (e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled') {
+        state.previews.delete(id);
+        unsubscribe();
+      }
+    });
+    const res = (await submitJob(deps, request, reply, params.model, data)) as ImagesResponse;
+
+    const seeds = res.data.map((d) => d.seed);
+    const n = seeds.length;
+    const infotexts = seeds.map((s, i) => infotextFor(params, data, s, i));
+    const info = {
+      prompt: params.prompt,
+      all_prompts: Array(n).fill(params.prompt),
+      negative_prompt: params.negative_prompt ?? '',
+      all_negative_prompts: Array(n).fill(params.negative_prompt ?? ''),
+      seed: params.seed,
+      all_seeds: seeds,
+      subseed,
+      all_subseeds: seeds.map((_, i) => subseed + i),
+      subseed_strength: variation?.strength ?? 0,
+      width: params.width,
+      height: params.height,
+      sampler_name: plan.sampler?.a1111 ?? a1111SamplerName(params.sampler),
+      cfg_scale: params.cfg_scale,
+      steps: params.steps,
+      batch_size: plan.body.batch_size ?? 1,
+      restore_faces: false,
+      face_restoration_model: null,
+      sd_model_name: params.model,
+      sd_model_hash: null,
+      sd_vae_name: null,
+      sd_vae_hash: null,
+      seed_resize_from_w: -1,
+      seed_resize_from_h: -1,
+      denoising_strength: null,
+      extra_generation_params:
+        plan.sampler && plan.sampler.schedule !== 'Automatic'
+          ? { 'Schedule type': plan.sampler.schedule }
+          : {},
+      index_of_first_image: 0,
+      infotexts,
+      styles: plan.body.styles ?? [],
+      job_timestamp: new Date(res.created * 1000).toISOString().replace(/\D/g, '').slice(0, 14),
+      clip_skip: 1,
+      is_using_inpainting_conditioning: false,
+      version: 'imagine',
+      // Ours: what was accepted but not done, and the job, for the OpenAI jobs API.
+      warnings: res.imagine.warnings,
+      job_id: res.imagine.job_id,
+    };
+    const parameters = {
+      // Known fields only: clients send their own settings along (SillyTavern its url and auth).
+      ...Object.fromEntries(Object.entries(plan.body).filter(([k]) => TXT2IMG_FIELDS.has(k))),
+      prompt: params.prompt,
+      negative_prompt: params.negative_prompt ?? '',
+      seed: plan.body.seed ?? -1,
+      subseed: plan.body.subseed ?? -1,
+      subseed_strength: plan.body.subseed_strength ?? 0,
+      sampler_name: info.sampler_name,
+      scheduler: plan.sampler?.schedule ?? 'Automatic',
+      batch_size: plan.body.batch_size ?? 1,
+      n_iter: plan.body.n_iter ?? 1,
+      steps: params.steps,
+      cfg_scale: params.cfg_scale,
+      width: params.width,
+      height: params.height,
+    };
+    const images = plan.body.send_images === false ? [] : res.data.map((d) => d.b64_json!);
+    return { images, parameters, info: JSON.stringify(info) };
+  });
+
+  api.get<{ Querystring: { id_task?: string; skip_current_image?: string } }>(
+    '/progress',
+    basic,
+    async (request) => {
+      const id = jobFor(request, request.query.id_task);
+      const snap = id ? await queue.get(id) : null;
+      const running = snap?.state === 'running';
+      const p = running ? snap.progress : null;
+      const skipImage = request.query.skip_current_image === 'true';
+      return {
+        progress: snap?.state === 'succeeded' ? 1 : (p?.progress ?? 0),
+        eta_relative: p?.eta_seconds ?? 0,
+        state: {
+          skipped: false,
+          interrupted: snap?.state === 'cancelled',
+          stopping_generation: false,
+          job: running || snap?.state === 'queued' ? (snap?.id ?? '') : '',
+          job_count: running || snap?.state === 'queued' ? 1 : 0,
+          job_timestamp: snap ? new Date(snap.createdAt).toISOString().replace(/\D/g, '').slice(0, 14) : '0',
+          job_no: 0,
+          sampling_step: p?.step ?? 0,
+          sampling_steps: p?.total_steps ?? 0,
+        },
+        current_image: running && !skipImage ? (state.previews.get(snap.id) ?? null) : null,
+        textinfo: snap?.state === 'queued' ? `Waiting (position ${snap.position ?? 0})` : null,
+        current_task: running ? snap.id : null,
+      };
+    },
+  );
+
+  // A1111 interrupts whatever runs; ours stop the caller's own latest job (or id_task's).
+  const stop = async (request: FastifyRequest<{ Body: unknown; Querystring: { id_task?: string } }>) => {
+    const id = jobFor(request, request.query.id_task);
+    if (id) await queue.cancel(id);
+    return {};
+  };
+  api.post('/interrupt', basic, stop);
+  api.post('/skip', basic, stop);
+
+  api.get('/samplers', basic, async () =>
+    A1111_SAMPLERS.map((s) => ({ name: s.name, aliases: s.aliases, options: s.options })),
+  );
+  api.get('/schedulers', basic, async () => A1111_SCHEDULERS);
+  api.get('/sd-models', basic, async () =>
+    usable().map((m) => ({
+      title: m.id,
+      model_name: m.id,
+      hash: null,
+      sha256: null,
+      filename: m.id,
+      config: null,
+    })),
+  );
+  api.get('/sd-vae', basic, async () => []);
+  api.get('/upscalers', basic, async () => [
+    { name: 'None', model_name: null, model_path: null, model_url: null, scale: 1 },
+  ]);
+  api.get('/latent-upscale-modes', basic, async () => []);
+  api.get('/loras', basic, async () => []);
+  api.get('/prompt-styles', basic, async () => []);
+  api.get('/embeddings', basic, async () => ({ loaded: {}, skipped: {} }));
+
+  const options = () => ({
+    sd_model_checkpoint: state.defaultModel ?? usable()[0]?.id ?? null,
+    sd_checkpoint_hash: null,
+    sd_vae: 'Automatic',
+    CLIP_stop_at_last_layers: 1,
+    samples_format: 'png',
+    randn_source: 'CPU',
+    eta_noise_seed_delta: 0,
+    enable_pnginfo: deps.config.infotext,
+  });
+  api.get('/options', basic, async () => options());
+  api.post('/options', basic, async (request) => {
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new A1111ValidationError([
+        { loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' },
+      ]);
+    }
+    const named = (body as Record<string, unknown>).sd_model_checkpoint;
+    // Open WebUI posts the whole options object back: settings we do not have are left alone.
+    if (named !== undefined && named !== null) {
+      if (typeof named !== 'string')
+        throw invalidField('sd_model_checkpoint', 'str type expected', 'type_error.str');
+      state.defaultModel = modelFor(checkpointId(named)).id;
+    }
+    return null;
+  });
+  api.post('/refresh-checkpoints', basic, async () => {
+    // The registry rescans its folder by itself; listing it now picks up new folders.
+    models.list();
+    return null;
+  });
+  api.get('/cmd-flags', basic, async () => ({
+    api: true,
+    // Whether auth is on, never the keys.
+    api_auth: deps.config.apiKeys.length > 0,
+    listen: deps.config.host !== '127.0.0.1' && deps.config.host !== 'localhost',
+    port: deps.config.port,
+    ckpt_dir: null,
+    nowebui: true,
+  }));
+  api.post('/png-info', basic, async (request) => {
+    const body = request.body as { image?: unknown } | null;
+    if (typeof body !== 'object' || body === null) {
+      throw new A1111ValidationError([
+        { loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' },
+      ]);
+    }
+    const bytes = decodeB64Image(body.image, 'image');
+    const text = readParameters(bytes);
+    if (text === null) return { info: '', items: {}, parameters: {} };
+    const parsed = parseInfotext(text);
+    return {
+      info: text,
+      items: { parameters: text },
+      parameters: { Prompt: parsed.prompt, 'Negative prompt': parsed.negativePrompt, ...parsed.fields },
+    };
+  });
+}

@@ -284,7 +284,7 @@ function createPipeline(
       }
       encodeMs = enc.session.runMs - before;
     }
-    const plan = edit?.plan ?? planSampling(req.sampler, table, req.steps);
+    const plan = edit?.plan ?? planSampling(req.sampler, table, req.steps, req.schedule);
     const noise = drawNoise();
     if (variation) {
       for (let i = 0; i < n; i++) {

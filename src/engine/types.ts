@@ -14,6 +14,14 @@ export type SamplerName = (typeof SAMPLER_NAMES)[number];
 
 export const RNG_SOURCES = ['cpu', 'nv'] as const;
 
+/**
+ * Sigma schedules a k-diffusion sampler can walk instead of its own: "uniform" is the model's own
+ * sigmas at evenly spaced timesteps (k-diffusion get_sigmas, A1111's "Uniform"), "karras" is
+ * Karras et al.'s (A1111's "Karras"). DDIM and LCM walk their own timesteps and take neither.
+ */
+export const SCHEDULE_NAMES = ['uniform', 'karras'] as const;
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
+
 /** Request limits shared by the engine, the API and the clients. */
 export const MAX_STEPS = 50;
 export const MAX_N = 4;
@@ -34,6 +42,8 @@ export interface GenerateRequest {
    * (not seed + i) and the variation seeds vary instead; later ancestral draws come from `seed`.
    */
   variation?: { seed: number; strength: number };
+  /** Walk this schedule instead of the one the sampler's name implies (not with DDIM). */
+  schedule?: ScheduleName;
   n: number;
   width: number;
   height: number;

@@ -2,6 +2,7 @@
 // HTTP API reject bad input with the same messages before any model work starts.
 import { errors } from '../errors.ts';
 import type { ModelFolderInfo } from './model-folder.ts';
+import { canSchedule, SCHEDULES } from './sampling/index.ts';
 import {
   type GenerateRequest,
   MAX_MASK_BLUR,
@@ -33,6 +34,21 @@ export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): vo
   }
   if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed > MAX_SEED - (req.n - 1)) {
     throw errors.invalidParam('seed', `seed must be an integer from 0 to ${MAX_SEED}, got ${req.seed}`);
+  }
+  if (req.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(req.schedule)) {
+    throw errors.invalidParam('scheduler', `scheduler must be one of ${SCHEDULES.join(', ')}`);
+  }
+  if (req.schedule !== undefined && req.init) {
+    throw errors.invalidParam(
+      'scheduler',
+      "a schedule other than the sampler's own is not supported for image edits yet",
+    );
+  }
+  if (!canSchedule(req.sampler, req.schedule)) {
+    throw errors.invalidParam(
+      'scheduler',
+      `${req.sampler} walks its own timesteps; it takes no other schedule`,
+    );
   }
   const v = req.variation;
   if (v !== undefined) {

@@ -21,6 +21,8 @@ export interface InfotextParams {
   width: number;
   height: number;
   rng: RngSource;
+  /** A1111's schedule label when it is not the sampler's own (e.g. Euler on "Karras"). */
+  schedule?: string;
   /** The model id as requests name it. */
   model?: string;
   /** Image to image. */
@@ -75,7 +77,7 @@ export function formatInfotext(p: InfotextParams): string {
   const fields: Array<[string, string | number | undefined]> = [
     ['Steps', p.steps],
     ['Sampler', names.sampler],
-    ['Schedule type', names.schedule === 'Automatic' ? undefined : names.schedule],
+    ['Schedule type', p.schedule ?? (names.schedule === 'Automatic' ? undefined : names.schedule)],
     ['CFG scale', p.cfgScale],
     ['Seed', p.seed],
     ['Size', `${p.width}x${p.height}`],

@@ -29,6 +29,8 @@ export interface GenerationJobData {
   grid?: { chaos: number };
   /** A1111 variation seeds (the sdapi's subseed and subseed_strength); see GenerateRequest. */
   variation?: { seed: number; strength: number };
+  /** A schedule other than the sampler's own (the sdapi's scheduler, e.g. Euler on Karras). */
+  schedule?: 'uniform' | 'karras';
 }
 
 export interface GenerationProgress {
@@ -120,6 +122,7 @@ export function infotextFor(
     height: params.height,
     rng: params.rng,
     model: params.model,
+    ...(data.schedule ? { schedule: data.schedule === 'karras' ? 'Karras' : 'Uniform' } : {}),
     extra,
   });
 }
@@ -197,6 +200,7 @@ export function createGenerationProcessor(
       height: params.height,
       rng: params.rng,
       ...(job.data.variation ? { variation: job.data.variation } : {}),
+      ...(job.data.schedule ? { schedule: job.data.schedule } : {}),
     };
     const engineOptions = { signal: job.signal, onEvent, previewIntervalMs };
     const result: Rendered = grid

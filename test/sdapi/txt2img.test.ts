@@ -256,6 +256,35 @@ describe('POST /sdapi/v1/txt2img', kitTestOptions(), () => {
     assert.deepEqual(await pixels(again.res.images[0]), await pixels(first.res.images[0]));
   });
 
+  test('samplers and schedules are independent: Euler on Karras, DPM++ 2M on Uniform', async () => {
+    const base = { prompt: 'a hill', steps: 3, seed: 5 };
+    const img = async (extra: Record<string, unknown>) => {
+      const { res, info } = await txt2img({ ...base, ...extra });
+      return { px: await pixels(res.images[0]), info };
+    };
+    const eulerOwn = await img({ sampler_name: 'Euler', scheduler: 'Automatic' });
+    const eulerUniform = await img({ sampler_name: 'Euler', scheduler: 'Uniform' });
+    const eulerKarras = await img({ sampler_name: 'Euler', scheduler: 'Karras' });
+    assert.deepEqual(eulerUniform.px, eulerOwn.px, "Uniform is Euler's own schedule");
+    assert.notDeepEqual(eulerKarras.px, eulerOwn.px);
+    assert.match(eulerKarras.info.infotexts[0], /Sampler: Euler, Schedule type: Karras/);
+    const dpmAuto = await img({ sampler_name: 'DPM++ 2M' });
+    const dpmOld = await img({ sampler_name: 'DPM++ 2M Karras', scheduler: 'Automatic' });
+    const dpmUniform = await img({ sampler_name: 'DPM++ 2M', scheduler: 'uniform' });
+    assert.deepEqual(dpmAuto.px, dpmOld.px);
+    assert.notDeepEqual(dpmUniform.px, dpmAuto.px);
+    assert.match(dpmUniform.info.infotexts[0], /Sampler: DPM\+\+ 2M, Schedule type: Uniform/);
+    // The OpenAI API's six names are unchanged: its 'DPM++ 2M Karras' is A1111's default pair.
+    const r = await post('/v1/images/generations', {
+      model: TINY,
+      ...base,
+      sampler: 'DPM++ 2M Karras',
+      response_format: 'b64_json',
+    });
+    const openai = (r.json() as { data: Array<{ b64_json: string }> }).data[0].b64_json;
+    assert.deepEqual(await pixels(openai), dpmAuto.px);
+  });
+
   test('send_images false answers without pictures', async () => {
     const { res } = await txt2img({ prompt: 'x', steps: 1, seed: 1, send_images: false });
     assert.deepEqual(res.images, []);

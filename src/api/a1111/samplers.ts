@@ -1,14 +1,17 @@
 // AUTOMATIC1111's sampler and schedule names, and which of our samplers each pair is. A1111 (1.9+)
 // names an algorithm and a schedule apart; "Automatic" is the algorithm's own default schedule.
-// Our samplers pair an algorithm with one schedule each, so a pair is served when it is one of ours.
+// Every k-diffusion algorithm of ours walks every schedule we have; DDIM only its own timesteps.
+import type { ScheduleName } from '../../engine/sampling/index.ts';
 import type { SamplerName } from '../../engine/types.ts';
 
 interface A1111Sampler {
   name: string;
   aliases: string[];
   options: Record<string, string | boolean>;
-  /** Schedule key → our sampler. "automatic" is the algorithm's default. */
-  schedules: Record<string, SamplerName>;
+  /** Our sampler running this algorithm on its own schedule. */
+  ours: SamplerName;
+  /** That own schedule ("Automatic" in A1111); null = DDIM's timesteps, which take no other. */
+  own: ScheduleName | null;
 }
 
 export const A1111_SAMPLERS: readonly A1111Sampler[] = [
@@ -16,29 +19,26 @@ export const A1111_SAMPLERS: readonly A1111Sampler[] = [
     name: 'DPM++ 2M',
     aliases: ['k_dpmpp_2m'],
     options: { scheduler: 'karras' },
-    schedules: { automatic: 'DPM++ 2M Karras', karras: 'DPM++ 2M Karras' },
+    ours: 'DPM++ 2M Karras',
+    own: 'karras',
   },
   {
     name: 'DPM++ SDE',
     aliases: ['k_dpmpp_sde'],
     options: { scheduler: 'karras', second_order: true, brownian_noise: true },
-    schedules: { automatic: 'DPM++ SDE Karras', karras: 'DPM++ SDE Karras' },
+    ours: 'DPM++ SDE Karras',
+    own: 'karras',
   },
   {
     name: 'Euler a',
     aliases: ['k_euler_a', 'k_euler_ancestral'],
     options: { uses_ensd: true },
-    // A1111's "Uniform" is the model's own sigmas, which is what "Automatic" gives these.
-    schedules: { automatic: 'Euler a', uniform: 'Euler a' },
+    ours: 'Euler a',
+    own: 'uniform',
   },
-  { name: 'Euler', aliases: ['k_euler'], options: {}, schedules: { automatic: 'Euler', uniform: 'Euler' } },
-  {
-    name: 'Heun',
-    aliases: ['k_heun'],
-    options: { second_order: true },
-    schedules: { automatic: 'Heun', uniform: 'Heun' },
-  },
-  { name: 'DDIM', aliases: ['ddim'], options: {}, schedules: { automatic: 'DDIM' } },
+  { name: 'Euler', aliases: ['k_euler'], options: {}, ours: 'Euler', own: 'uniform' },
+  { name: 'Heun', aliases: ['k_heun'], options: { second_order: true }, ours: 'Heun', own: 'uniform' },
+  { name: 'DDIM', aliases: ['ddim'], options: {}, ours: 'DDIM', own: null },
 ];
 
 /** A1111's schedule names (name, label) that some sampler of ours walks. */
@@ -57,12 +57,21 @@ const SUFFIXED: Record<string, [string, string]> = {
 };
 
 export type SamplerChoice =
-  | { ok: true; sampler: SamplerName; a1111: string; schedule: string }
+  | {
+      ok: true;
+      sampler: SamplerName;
+      /** Set when the pair walks another schedule than the sampler's own. */
+      schedule?: ScheduleName;
+      a1111: string;
+      /** A1111's label of the schedule walked ("Automatic" = the sampler's own). */
+      label: string;
+    }
   | { ok: false; field: 'sampler_name' | 'scheduler'; message: string };
 
 const norm = (s: string) => s.trim().toLowerCase();
+const labelOf = (name: string) => A1111_SCHEDULERS.find((s) => s.name === name)?.label ?? name;
 
-/** Our sampler for A1111's sampler name (or alias) and scheduler (name or label). */
+/** Our sampler (and schedule) for A1111's sampler name or alias and scheduler name or label. */
 export function chooseSampler(name: string, scheduler: string | null | undefined): SamplerChoice {
   let key = norm(name);
   let implied: string | null = null;
@@ -77,7 +86,14 @@ export function chooseSampler(name: string, scheduler: string | null | undefined
   }
   const given =
     scheduler === null || scheduler === undefined || scheduler === '' ? 'automatic' : norm(scheduler);
-  const sched = A1111_SCHEDULERS.find((s) => s.name === given || norm(s.label) === given)?.name ?? given;
+  const sched = A1111_SCHEDULERS.find((s) => s.name === given || norm(s.label) === given)?.name;
+  if (sched === undefined) {
+    return {
+      ok: false,
+      field: 'scheduler',
+      message: `Scheduler not found: '${scheduler}'. Schedulers: ${A1111_SCHEDULERS.map((s) => s.label).join(', ')} (GET /sdapi/v1/schedulers).`,
+    };
+  }
   const wanted = implied !== null && sched === 'automatic' ? implied : sched;
   if (implied !== null && wanted !== implied) {
     return {
@@ -86,24 +102,19 @@ export function chooseSampler(name: string, scheduler: string | null | undefined
       message: `Sampler '${name}' already names the ${implied} schedule; scheduler '${scheduler}' contradicts it.`,
     };
   }
-  const ours = found.schedules[wanted];
-  if (!ours) {
-    const labels = Object.keys(found.schedules).map(
-      (k) => A1111_SCHEDULERS.find((s) => s.name === k)?.label ?? k,
-    );
+  const base = { ok: true as const, sampler: found.ours, a1111: found.name };
+  if (wanted === 'automatic' || wanted === found.own) return { ...base, label: labelOf(wanted) };
+  if (found.own === null) {
     return {
       ok: false,
       field: 'scheduler',
-      message: `Scheduler '${scheduler}' is not available with sampler '${found.name}' here; it takes: ${labels.join(', ')}.`,
+      message: `Sampler '${found.name}' walks its own timesteps; it takes scheduler Automatic only.`,
     };
   }
-  const label = A1111_SCHEDULERS.find(
-    (s) => s.name === (wanted === 'automatic' ? 'automatic' : wanted),
-  )?.label;
-  return { ok: true, sampler: ours, a1111: found.name, schedule: label ?? 'Automatic' };
+  return { ...base, schedule: wanted as ScheduleName, label: labelOf(wanted) };
 }
 
 /** A1111's sampler name for ours (what `info.sampler_name` reports). */
 export function a1111SamplerName(s: SamplerName): string {
-  return A1111_SAMPLERS.find((x) => Object.values(x.schedules).includes(s))?.name ?? s;
+  return A1111_SAMPLERS.find((x) => x.ours === s)?.name ?? s;
 }

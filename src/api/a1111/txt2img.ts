@@ -3,6 +3,7 @@
 // what we accept but do not do. The generation itself is resolved by resolveGenerationParams, as
 // for every API.
 import { z } from 'zod';
+import type { ScheduleName } from '../../engine/sampling/index.ts';
 import type { CheckedRequest } from '../generation.ts';
 import {
   MAX_CFG_SCALE,
@@ -95,7 +96,9 @@ export interface Txt2ImgPlan {
   variation: { seed: number | null; strength: number } | null;
   /** batch_size × n_iter. */
   count: number;
-  sampler: { a1111: string; schedule: string } | null;
+  sampler: { a1111: string; label: string } | null;
+  /** A schedule other than the sampler's own (e.g. Euler on Karras sigmas). */
+  schedule: ScheduleName | undefined;
   warnings: string[];
 }
 
@@ -151,11 +154,13 @@ export function planTxt2Img(raw: unknown): Txt2ImgPlan {
   const name = b.sampler_name || b.sampler_index || null;
   let sampler: Txt2ImgPlan['sampler'] = null;
   let ours: CheckedRequest['sampler'];
+  let schedule: ScheduleName | undefined;
   if (name !== null) {
     const c = chooseSampler(name, b.scheduler);
     if (!c.ok) throw invalidField(c.field, c.message);
-    sampler = { a1111: c.a1111, schedule: c.schedule };
+    sampler = { a1111: c.a1111, label: c.label };
     ours = c.sampler;
+    schedule = c.schedule;
   } else if (b.scheduler && !/^automatic$/i.test(b.scheduler)) {
     throw invalidField('scheduler', 'A scheduler other than Automatic needs a sampler_name.');
   }
@@ -224,6 +229,7 @@ export function planTxt2Img(raw: unknown): Txt2ImgPlan {
     variation: strength !== 0 ? { seed: subseed === -1 ? null : subseed, strength } : null,
     count,
     sampler,
+    schedule,
     warnings,
   };
 }

@@ -5,7 +5,8 @@ export {
   planImg2Img,
   startLatent,
 } from './img2img.ts';
-export { planSampling, type SamplingPlan } from './registry.ts';
+export { canSchedule, planSampling, type SamplingPlan, SCHEDULES, type ScheduleName } from './registry.ts';
+
 export {
   buildSigmaTable,
   getDdimSchedule,

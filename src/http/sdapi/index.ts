@@ -96,7 +96,12 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
     if (plan.body.save_images === true) {
       warnings.push('save_images: nothing was written on the server; the images are only in this response.');
     }
-    const data: GenerationJobData = { params, warnings, ...(variation ? { variation } : {}) };
+    const data: GenerationJobData = {
+      params,
+      warnings,
+      ...(variation ? { variation } : {}),
+      ...(plan.schedule ? { schedule: plan.schedule } : {}),
+    };
 
     const id = request.id;
     remember(state.tasks, plan.body.force_task_id ?? id, id);
@@ -139,9 +144,7 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
       seed_resize_from_h: -1,
       denoising_strength: null,
       extra_generation_params:
-        plan.sampler && plan.sampler.schedule !== 'Automatic'
-          ? { 'Schedule type': plan.sampler.schedule }
-          : {},
+        plan.sampler && plan.sampler.label !== 'Automatic' ? { 'Schedule type': plan.sampler.label } : {},
       index_of_first_image: 0,
       infotexts,
       styles: plan.body.styles ?? [],
@@ -162,7 +165,7 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
       subseed: plan.body.subseed ?? -1,
       subseed_strength: plan.body.subseed_strength ?? 0,
       sampler_name: info.sampler_name,
-      scheduler: plan.sampler?.schedule ?? 'Automatic',
+      scheduler: plan.sampler?.label ?? 'Automatic',
       batch_size: plan.body.batch_size ?? 1,
       n_iter: plan.body.n_iter ?? 1,
       steps: params.steps,

@@ -55,11 +55,23 @@ describe('/sdapi errors and auth', kitTestOptions(), () => {
     ['scheduler the sampler cannot walk', { sampler_name: 'Euler', scheduler: 'Exponential' }, 'scheduler'],
     ['unknown scheduler', { sampler_name: 'DPM++ 2M', scheduler: 'nope' }, 'scheduler'],
     ['DDIM on Karras sigmas', { sampler_name: 'DDIM', scheduler: 'Karras' }, 'scheduler'],
-    ['old Karras name with another schedule', { sampler_name: 'DPM++ 2M Karras', scheduler: 'Uniform' }, 'scheduler'],
+    [
+      'old Karras name with another schedule',
+      { sampler_name: 'DPM++ 2M Karras', scheduler: 'Uniform' },
+      'scheduler',
+    ],
     ['size off the model grid', { width: 70, height: 64 }, 'size'],
     ['batch over the limit', { batch_size: 3, n_iter: 2 }, 'batch_size'],
-    ['clip skip 2', { override_settings: { CLIP_stop_at_last_layers: 2 } }, 'override_settings.CLIP_stop_at_last_layers'],
-    ['unknown checkpoint', { override_settings: { sd_model_checkpoint: 'nope.safetensors' } }, 'override_settings.sd_model_checkpoint'],
+    [
+      'clip skip 2',
+      { override_settings: { CLIP_stop_at_last_layers: 2 } },
+      'override_settings.CLIP_stop_at_last_layers',
+    ],
+    [
+      'unknown checkpoint',
+      { override_settings: { sd_model_checkpoint: 'nope.safetensors' } },
+      'override_settings.sd_model_checkpoint',
+    ],
   ];
   for (const [name, body, field] of bad) {
     test(`422 naming ${field}: ${name}`, async () => {

@@ -242,7 +242,8 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
       maxStreamsPerKey === undefined
         ? d.maxStreamsPerKey
         : int('--max-streams-per-key', maxStreamsPerKey, 1, 100_000),
-    infotext: flags.infotext ?? env.IMAGINE_INFOTEXT !== '0',
+    // commander sets a --no- option to true when absent, so only false is the flag speaking.
+    infotext: flags.infotext === false ? false : env.IMAGINE_INFOTEXT !== '0',
   });
 }
 

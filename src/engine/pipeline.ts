@@ -191,7 +191,9 @@ function createPipeline(
   async function run(req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
     validateRequest(req, info);
     const useTiny = checkVaeChoice(req.vae, tiny);
-    const { signal, onEvent } = opts;
+    const { signal, onEvent, interrupt } = opts;
+    // Sampling (not text encoding or decoding) also stops on an interrupt.
+    const samplingSignal = interrupt && signal ? AbortSignal.any([signal, interrupt]) : (interrupt ?? signal);
     const started = performance.now();
     const ort0 = { text: textSession.runMs, unet: unet.runMs, vae: vaeSession.runMs + (tiny?.runMs ?? 0) };
     const n = req.n;
@@ -315,7 +317,7 @@ function createPipeline(
       cfgScale: req.cfgScale,
       added,
       unetBatching: options.unetBatching,
-      signal,
+      signal: samplingSignal,
       imageCond: edit?.imageCond ?? imageCond,
     });
     const blend = edit?.blend;
@@ -335,18 +337,28 @@ function createPipeline(
       return modelDenoise(xs, sigma, t);
     };
     let latents: Float32Array;
+    let lastEstimate: { step: number; denoised: Float32Array } | null = null;
     try {
       latents = await plan.sampler(blend ? blendingDenoiser(denoise, blend) : denoise, x, plan.sigmas, {
         noise: drawNoise,
-        signal,
+        signal: samplingSignal,
         timesteps: plan.timesteps,
-        onStep: (info) => previewer.step(info),
+        onStep: (s) => {
+          if (interrupt) lastEstimate = { step: s.step + 1, denoised: s.denoised };
+          previewer.step(s);
+        },
       });
       await previewer.settle();
     } catch (e) {
       previewer.close();
       if (signal?.aborted) throw abortError(signal);
-      throw rethrowRun(info, e);
+      if (!interrupt?.aborted) throw rethrowRun(info, e);
+      const last = lastEstimate as { step: number; denoised: Float32Array } | null;
+      if (!last) throw errors.cancelled('Interrupted before the first sampling step.');
+      latents = last.denoised;
+      warnings.push(
+        `Interrupted after step ${last.step} of ${req.steps}: the image is decoded from that step's estimate.`,
+      );
     }
     if (blend) blendInPlace(latents, blend);
 

@@ -108,6 +108,11 @@ export type EngineEvent =
 
 export interface GenerateOptions {
   signal?: AbortSignal;
+  /**
+   * Stops sampling early without failing (A1111's interrupt): the images are decoded from the last
+   * step's x0 estimate and a warning says where it stopped. `signal` instead aborts the run.
+   */
+  interrupt?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
   /** Minimum milliseconds between previews; 0 = every step; undefined = no previews. */
   previewIntervalMs?: number;

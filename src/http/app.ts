@@ -18,6 +18,7 @@ import { describeModel, describeRelayModel } from '../models/describe.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import type { ImageStore } from '../output/store.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
+import type { Interrupts } from '../queue/interrupts.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { type RelayConfig, upstreamForModel } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
@@ -46,6 +47,8 @@ export interface AppDeps {
   metrics: Metrics;
   lifecycle: Lifecycle;
   randomSeed?: () => number;
+  /** Interrupts of jobs running in this process (the A1111 API's /interrupt); absent in scale-out. */
+  interrupts?: Interrupts;
   /** Midjourney upstreams; their model ids are served by relaying. */
   relay?: RelayConfig;
   /** Where notify-hook pushes go (default the relay's shared hub). */

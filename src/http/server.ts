@@ -14,6 +14,7 @@ import {
   type GenerationProgress,
   type GenerationResult,
 } from '../queue/generation-worker.ts';
+import { createInterrupts } from '../queue/interrupts.ts';
 import { createMemoryQueue } from '../queue/memory-queue.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
@@ -83,6 +84,8 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
   const store =
     node?.store ?? createImageStore({ dir: config.imageDir ?? undefined, ttlMs: config.imageTtlMs });
   let queue: GenerationQueue;
+  // In-process jobs can be interrupted (the A1111 API); scale-out jobs run elsewhere and are cancelled.
+  const interrupts = node ? undefined : createInterrupts();
   if (node) {
     queue = node.queue;
   } else {
@@ -95,6 +98,7 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
           store,
           previewIntervalMs: overrides.previewIntervalMs,
           infotext: config.infotext,
+          interrupts,
           relay: overrides.relay,
           hub: overrides.notifyHub,
         }),
@@ -112,6 +116,7 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
     store,
     metrics,
     lifecycle,
+    interrupts,
     randomSeed: overrides.randomSeed,
     relay: overrides.relay,
     notifyHub: overrides.notifyHub,

@@ -15,6 +15,7 @@ import type { ImageStore } from '../output/store.ts';
 import { generateGrid } from '../relay/local-grid.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
+import type { Interrupts } from './interrupts.ts';
 import { processRelayJob } from './relay-worker.ts';
 import { createReportChain } from './report-chain.ts';
 import type { Processor, ProcessorJob } from './types.ts';
@@ -75,6 +76,8 @@ export interface GenerationWorkerOptions {
   hub?: NotifyHub;
   /** Write the generation parameters (A1111 infotext) into every image (default true). */
   infotext?: boolean;
+  /** Where in-process interrupts (stop early, keep the image) reach running jobs. */
+  interrupts?: Interrupts;
 }
 
 /** Steps (1-based) at which `count` partial images are spread over `total` steps. */
@@ -202,19 +205,24 @@ export function createGenerationProcessor(
       ...(job.data.variation ? { variation: job.data.variation } : {}),
       ...(job.data.schedule ? { schedule: job.data.schedule } : {}),
     };
-    const engineOptions = { signal: job.signal, onEvent, previewIntervalMs };
-    const result: Rendered = grid
-      ? await generateGrid(pipeline.generate.bind(pipeline), request, grid.chaos, engineOptions).then(
-          (g) => ({
-            // One image: the grid, reported with the first candidate's seed.
-            images: [{ ...g.grid, seed: g.candidates[0].seed }],
-            warnings: g.warnings,
-            timings: g.timings,
-            candidates: g.candidates.map((c) => ({ seed: c.seed, cfg_scale: c.cfgScale })),
-            size: `${g.grid.width}x${g.grid.height}`,
-          }),
-        )
-      : await pipeline.generate(request, engineOptions);
+    const interrupt = options.interrupts?.open(job.id);
+    const engineOptions = { signal: job.signal, onEvent, previewIntervalMs, interrupt };
+    const rendering: Promise<Rendered> = grid
+      ? generateGrid(pipeline.generate.bind(pipeline), request, grid.chaos, engineOptions).then((g) => ({
+          // One image: the grid, reported with the first candidate's seed.
+          images: [{ ...g.grid, seed: g.candidates[0].seed }],
+          warnings: g.warnings,
+          timings: g.timings,
+          candidates: g.candidates.map((c) => ({ seed: c.seed, cfg_scale: c.cfgScale })),
+          size: `${g.grid.width}x${g.grid.height}`,
+        }))
+      : pipeline.generate(request, engineOptions);
+    let result: Rendered;
+    try {
+      result = await rendering;
+    } finally {
+      options.interrupts?.release(job.id);
+    }
     await chain.done();
     job.signal.throwIfAborted();
     const images = await Promise.all(

@@ -62,12 +62,47 @@ describe('/sdapi/v1 progress, interrupt, lists and options', kitTestOptions(), (
     assert.equal(mine.state.sampling_steps, 50);
 
     assert.equal((await call('POST', '/sdapi/v1/interrupt')).statusCode, 200);
+    // As A1111: the interrupted request answers 200 with the picture decoded from where it stopped.
     const res = await running;
-    assert.equal(res.statusCode, 499, res.body);
-    assert.deepEqual(Object.keys(res.json() as object).sort(), ['body', 'detail', 'error', 'errors']);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as { images: string[]; info: string };
+    assert.equal(body.images.length, 1);
+    const img = await decodeImage(Buffer.from(body.images[0], 'base64'));
+    assert.deepEqual([img.width, img.height], [256, 256]);
+    const warnings = (JSON.parse(body.info) as { warnings: string[] }).warnings;
+    assert.ok(
+      warnings.some((w) => /^Interrupted after step \d+ of 50/.test(w)),
+      warnings.join('; '),
+    );
     const after = (await call('GET', '/sdapi/v1/progress?id_task=task(abc123)')).json() as Progress;
     assert.equal(after.state.interrupted, true);
     assert.equal(after.state.job_count, 0);
+  });
+
+  test('interrupting a queued job cancels it (A1111-shaped error); unknown id_task is a no-op', async () => {
+    const first = call('POST', '/sdapi/v1/txt2img', {
+      prompt: 'a',
+      steps: 30,
+      width: 192,
+      height: 192,
+      force_task_id: 'q1',
+    });
+    const second = call('POST', '/sdapi/v1/txt2img', { prompt: 'b', steps: 2, force_task_id: 'q2' });
+    await waitFor(async () => {
+      const p = (await call('GET', '/sdapi/v1/progress?id_task=q2')).json() as Progress;
+      return p.textinfo?.startsWith('Waiting') ? p : null;
+    }, 60_000);
+    assert.equal((await call('POST', '/sdapi/v1/interrupt?id_task=q2')).statusCode, 200);
+    const r2 = await second;
+    assert.equal(r2.statusCode, 499, r2.body);
+    assert.deepEqual(Object.keys(r2.json() as object).sort(), ['body', 'detail', 'error', 'errors']);
+    await waitFor(async () => {
+      const p = (await call('GET', '/sdapi/v1/progress?id_task=q1')).json() as Progress;
+      return p.state.sampling_step >= 1 ? p : null;
+    }, 60_000);
+    assert.equal((await call('POST', '/sdapi/v1/interrupt?id_task=q1')).statusCode, 200);
+    assert.equal((await first).statusCode, 200);
+    assert.equal((await call('POST', '/sdapi/v1/skip?id_task=nope')).statusCode, 200);
   });
 
   test('samplers, schedulers, models and the empty lists', async () => {

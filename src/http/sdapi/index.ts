@@ -27,6 +27,8 @@ interface SdapiState {
   latest: Map<string, string>;
   /** Each running job's latest live preview (base64 PNG). */
   previews: Map<string, string>;
+  /** Jobs stopped early by /interrupt (they still succeed). */
+  interrupted: Set<string>;
 }
 
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
@@ -54,7 +56,13 @@ export function registerSdapiRoutes(app: FastifyInstance, deps: RouteDeps): void
 async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { models, queue, lifecycle, metrics } = deps;
   const randomSeed = deps.randomSeed ?? engineRandomSeed;
-  const state: SdapiState = { defaultModel: null, tasks: new Map(), latest: new Map(), previews: new Map() };
+  const state: SdapiState = {
+    defaultModel: null,
+    tasks: new Map(),
+    latest: new Map(),
+    previews: new Map(),
+    interrupted: new Set(),
+  };
   // HTTP Basic (any user, a key as password), as A1111's --api-auth, besides Bearer.
   const basic = { config: { basicAuth: true } };
 
@@ -191,7 +199,7 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
         eta_relative: p?.eta_seconds ?? 0,
         state: {
           skipped: false,
-          interrupted: snap?.state === 'cancelled',
+          interrupted: snap?.state === 'cancelled' || (snap !== null && state.interrupted.has(snap.id)),
           stopping_generation: false,
           job: running || snap?.state === 'queued' ? (snap?.id ?? '') : '',
           job_count: running || snap?.state === 'queued' ? 1 : 0,
@@ -207,10 +215,18 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
     },
   );
 
-  // A1111 interrupts whatever runs; ours stop the caller's own latest job (or id_task's).
+  // A1111 interrupts whatever runs; ours stop the caller's own latest job (or id_task's). A job
+  // running in this process stops sampling and answers with its picture so far, as in A1111; a
+  // queued one, or one on a scale-out worker, is cancelled. /skip does the same: a request here is
+  // one batch, so there is no next batch to skip to.
   const stop = async (request: FastifyRequest<{ Body: unknown; Querystring: { id_task?: string } }>) => {
     const id = jobFor(request, request.query.id_task);
-    if (id) await queue.cancel(id);
+    if (id === null) return {};
+    if (deps.interrupts?.interrupt(id)) {
+      state.interrupted.add(id);
+      if (state.interrupted.size > MAX_TASKS)
+        state.interrupted.delete(state.interrupted.values().next().value as string);
+    } else await queue.cancel(id);
     return {};
   };
   api.post('/interrupt', basic, stop);

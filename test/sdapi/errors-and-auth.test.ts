@@ -119,6 +119,12 @@ describe('/sdapi errors and auth', kitTestOptions(), () => {
     assert.equal((await get('/v1/models', `Bearer ${KEY}`)).statusCode, 200);
   });
 
+  test("an unknown /sdapi path is FastAPI's 404", async () => {
+    const res = await get('/sdapi/v1/no-such-thing', `Bearer ${KEY}`);
+    assert.equal(res.statusCode, 404);
+    assert.deepEqual(res.json(), { detail: 'Not Found' });
+  });
+
   test('cmd-flags says whether auth is on and never shows a key', async () => {
     const res = await get('/sdapi/v1/cmd-flags', `Bearer ${KEY}`);
     assert.equal(res.statusCode, 200);

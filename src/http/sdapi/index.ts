@@ -75,6 +75,9 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
     return reply.code(a1111Status(e)).type('application/json; charset=utf-8').send(a1111ErrorBody(e));
   });
 
+  // FastAPI's answer for a path it has no route for.
+  api.setNotFoundHandler((_request, reply) => reply.code(404).send({ detail: 'Not Found' }));
+
   const usable = () => models.list().filter((m) => m.info !== null);
   const modelFor = (named: string | null): ModelEntry => {
     const id = named ?? state.defaultModel ?? usable()[0]?.id ?? null;

@@ -113,7 +113,7 @@ export function infotextFor(
     extra['Variation seed'] = v.seed + index;
     extra['Variation seed strength'] = v.strength;
   }
-  if (data.grid) extra.Grid = `2x2 candidates, chaos ${data.grid.chaos}`;
+  if (data.grid) extra.Grid = `2x2 candidates (chaos ${data.grid.chaos})`;
   return formatInfotext({
     prompt: params.prompt,
     negativePrompt: params.negative_prompt,

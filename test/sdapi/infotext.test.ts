@@ -7,8 +7,18 @@ import { readParameters } from '../../src/output/metadata.ts';
 import { kitTestOptions } from '../support/kit.ts';
 import { startTestServer, TINY, tinyBody } from '../support/server.ts';
 
+const STYLE = 'tiny-mj';
+
 async function generationBytes(infotext: boolean, extra: Record<string, unknown> = {}): Promise<Buffer[]> {
-  const ts = await startTestServer({ listen: false, config: { infotext } });
+  const ts = await startTestServer({
+    listen: false,
+    config: { infotext },
+    tinyCopies: {
+      [STYLE]: {
+        'imagine.json': JSON.stringify({ style: 'midjourney', native_width: 48, native_height: 48 }),
+      },
+    },
+  });
   try {
     const r = await ts.server.app.inject({
       method: 'POST',
@@ -40,6 +50,19 @@ describe('infotext in server-written pictures', kitTestOptions(), () => {
       const [img] = await generationBytes(true, { output_format });
       assert.match(readParameters(img) ?? '', /^a red circle on a blue square\nSteps: 3/, output_format);
     }
+  });
+
+  test("a Midjourney-style grid carries its first candidate's parameters and a Grid field", async () => {
+    const [grid] = await generationBytes(true, {
+      model: STYLE,
+      prompt: 'a boat --chaos 20',
+      seed: 11,
+      steps: 2,
+    });
+    assert.equal(
+      readParameters(grid),
+      `a boat\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 11, Size: 48x48, Model: ${STYLE}, RNG: CPU, Grid: 2x2 candidates (chaos 20)`,
+    );
   });
 
   test('--no-infotext (config infotext false) writes none', async () => {

@@ -3,8 +3,9 @@
 // Errors under this prefix are answered in A1111's shapes (see api/a1111/errors.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { A1111ValidationError, a1111ErrorBody, a1111Status, invalidField } from '../../api/a1111/errors.ts';
-import { A1111_SAMPLERS, A1111_SCHEDULERS, a1111SamplerName } from '../../api/a1111/samplers.ts';
-import { checkpointId, planTxt2Img, TXT2IMG_FIELDS } from '../../api/a1111/txt2img.ts';
+import { txt2imgResponse } from '../../api/a1111/response.ts';
+import { A1111_SAMPLERS, A1111_SCHEDULERS } from '../../api/a1111/samplers.ts';
+import { checkpointId, planTxt2Img } from '../../api/a1111/txt2img.ts';
 import { type ImagesResponse, resolveGenerationParams } from '../../api/generation.ts';
 import { randomSeed as engineRandomSeed } from '../../engine/validate.ts';
 import { errors } from '../../errors.ts';
@@ -126,66 +127,19 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
     });
     const res = (await submitJob(deps, request, reply, params.model, data)) as ImagesResponse;
 
-    const seeds = res.data.map((d) => d.seed);
-    const n = seeds.length;
-    const infotexts = seeds.map((s, i) => infotextFor(params, data, s, i));
-    const info = {
-      prompt: params.prompt,
-      all_prompts: Array(n).fill(params.prompt),
-      negative_prompt: params.negative_prompt ?? '',
-      all_negative_prompts: Array(n).fill(params.negative_prompt ?? ''),
-      seed: params.seed,
-      all_seeds: seeds,
+    return txt2imgResponse(plan, {
+      params,
       subseed,
-      all_subseeds: seeds.map((_, i) => subseed + i),
-      subseed_strength: variation?.strength ?? 0,
-      width: params.width,
-      height: params.height,
-      sampler_name: plan.sampler?.a1111 ?? a1111SamplerName(params.sampler),
-      cfg_scale: params.cfg_scale,
-      steps: params.steps,
-      batch_size: plan.body.batch_size ?? 1,
-      restore_faces: false,
-      face_restoration_model: null,
-      sd_model_name: params.model,
-      sd_model_hash: null,
-      sd_vae_name: null,
-      sd_vae_hash: null,
-      seed_resize_from_w: -1,
-      seed_resize_from_h: -1,
-      denoising_strength: null,
-      extra_generation_params:
-        plan.sampler && plan.sampler.label !== 'Automatic' ? { 'Schedule type': plan.sampler.label } : {},
-      index_of_first_image: 0,
-      infotexts,
-      styles: plan.body.styles ?? [],
-      job_timestamp: new Date(res.created * 1000).toISOString().replace(/\D/g, '').slice(0, 14),
-      clip_skip: 1,
-      is_using_inpainting_conditioning: false,
-      version: 'imagine',
-      // Ours: what was accepted but not done, and the job, for the OpenAI jobs API.
+      strength: variation?.strength ?? 0,
+      images: res.data.map((d, i) => ({
+        b64: d.b64_json!,
+        seed: d.seed,
+        infotext: infotextFor(params, data, d.seed, i),
+      })),
+      created: res.created,
       warnings: res.imagine.warnings,
-      job_id: res.imagine.job_id,
-    };
-    const parameters = {
-      // Known fields only: clients send their own settings along (SillyTavern its url and auth).
-      ...Object.fromEntries(Object.entries(plan.body).filter(([k]) => TXT2IMG_FIELDS.has(k))),
-      prompt: params.prompt,
-      negative_prompt: params.negative_prompt ?? '',
-      seed: plan.body.seed ?? -1,
-      subseed: plan.body.subseed ?? -1,
-      subseed_strength: plan.body.subseed_strength ?? 0,
-      sampler_name: info.sampler_name,
-      scheduler: plan.sampler?.label ?? 'Automatic',
-      batch_size: plan.body.batch_size ?? 1,
-      n_iter: plan.body.n_iter ?? 1,
-      steps: params.steps,
-      cfg_scale: params.cfg_scale,
-      width: params.width,
-      height: params.height,
-    };
-    const images = plan.body.send_images === false ? [] : res.data.map((d) => d.b64_json!);
-    return { images, parameters, info: JSON.stringify(info) };
+      jobId: res.imagine.job_id,
+    });
   });
 
   api.get<{ Querystring: { id_task?: string; skip_current_image?: string } }>(

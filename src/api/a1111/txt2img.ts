@@ -3,7 +3,7 @@
 // what we accept but do not do. The generation itself is resolved by resolveGenerationParams, as
 // for every API.
 import { z } from 'zod';
-import type { ScheduleName } from '../../engine/sampling/index.ts';
+import type { ScheduleName } from '../../engine/types.ts';
 import type { CheckedRequest } from '../generation.ts';
 import {
   MAX_CFG_SCALE,

@@ -8,8 +8,8 @@ import { type ErrorFields, ImagineError } from '../errors.ts';
 
 /** Whatever generate takes, forwarded as is (structured clone), so new request fields need no change here. */
 export type ForwardedRequest = Parameters<Pipeline['generate']>[0];
-/** Generate's options minus the two that cannot cross a thread: the signal and the callback. */
-export type ForwardedOptions = Omit<GenerateOptions, 'signal' | 'onEvent'>;
+/** Generate's options minus what cannot cross a thread: the signals and the callback. */
+export type ForwardedOptions = Omit<GenerateOptions, 'signal' | 'interrupt' | 'onEvent'>;
 export type OrtTime = ReturnType<Pipeline['ortTime']>;
 
 /** The thread's workerData. */
@@ -22,8 +22,17 @@ export interface ThreadData {
 }
 
 export type HostMessage =
-  | { type: 'generate'; id: number; req: ForwardedRequest; opts: ForwardedOptions; events: boolean }
+  | {
+      type: 'generate';
+      id: number;
+      req: ForwardedRequest;
+      opts: ForwardedOptions;
+      events: boolean;
+      /** The caller may interrupt (stop early, keep the picture): an 'interrupt' message may follow. */
+      interruptible?: boolean;
+    }
   | { type: 'abort'; id: number }
+  | { type: 'interrupt'; id: number }
   | { type: 'dispose' };
 
 export type ThreadMessage =

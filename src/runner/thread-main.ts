@@ -38,6 +38,8 @@ if (pipeline) serve(pipeline);
 function serve(pipeline: Pipeline): void {
   post({ type: 'ready', info: pipeline.info, ortTime: pipeline.ortTime() });
   const controllers = new Map<number, AbortController>();
+  /** Interrupts of calls whose caller may stop them early and keep the picture. */
+  const interrupts = new Map<number, AbortController>();
 
   /**
    * The engine emits a step and its preview in one synchronous callback turn; they leave together, so
@@ -63,14 +65,22 @@ function serve(pipeline: Pipeline): void {
   async function generate(m: Extract<HostMessage, { type: 'generate' }>): Promise<void> {
     const controller = new AbortController();
     controllers.set(m.id, controller);
+    const interrupt = m.interruptible ? new AbortController() : null;
+    if (interrupt) interrupts.set(m.id, interrupt);
     const onEvent = m.events ? eventSender(m.id) : undefined;
     try {
-      const result = await pipeline.generate(m.req, { ...m.opts, signal: controller.signal, onEvent });
+      const result = await pipeline.generate(m.req, {
+        ...m.opts,
+        signal: controller.signal,
+        onEvent,
+        ...(interrupt ? { interrupt: interrupt.signal } : {}),
+      });
       post({ type: 'result', id: m.id, result, ortTime: pipeline.ortTime() });
     } catch (e) {
       post({ type: 'error', id: m.id, error: toWireError(e), ortTime: pipeline.ortTime() });
     } finally {
       controllers.delete(m.id);
+      interrupts.delete(m.id);
     }
   }
 
@@ -82,6 +92,9 @@ function serve(pipeline: Pipeline): void {
         break;
       case 'abort':
         controllers.get(m.id)?.abort();
+        break;
+      case 'interrupt':
+        interrupts.get(m.id)?.abort();
         break;
       case 'dispose':
         // Waits for the calls already accepted, frees the sessions, then says so; the host ends the thread.

@@ -256,7 +256,7 @@ export async function loadThreadPipeline(
     req: Parameters<Pipeline['generate']>[0],
     opts: Parameters<Pipeline['generate']>[1] = {},
   ) {
-    const { signal, onEvent, ...forward } = opts;
+    const { signal, onEvent, interrupt, ...forward } = opts;
     return new Promise<GenerateResult>((resolve, reject) => {
       if (signal?.aborted) {
         reject(abortError(signal));
@@ -279,13 +279,21 @@ export async function loadThreadPipeline(
         reject(abortError(signal!));
         if (thread.alive) thread.worker.postMessage({ type: 'abort', id } satisfies HostMessage);
       };
+      // An interrupt is not an answer: the engine stops sampling and its result still comes back.
+      const onInterrupt = () => {
+        if (thread.alive) thread.worker.postMessage({ type: 'interrupt', id } satisfies HostMessage);
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
+      interrupt?.addEventListener('abort', onInterrupt, { once: true });
       thread.calls.set(id, {
         onEvent,
         resolve,
         reject,
         settled: false,
-        detach: () => signal?.removeEventListener('abort', onAbort),
+        detach: () => {
+          signal?.removeEventListener('abort', onAbort);
+          interrupt?.removeEventListener('abort', onInterrupt);
+        },
       });
       holdOpen(thread);
       const message: HostMessage = {
@@ -294,9 +302,11 @@ export async function loadThreadPipeline(
         req,
         opts: forward,
         events: onEvent !== undefined,
+        ...(interrupt ? { interruptible: true } : {}),
       };
       // Typed arrays in the request (e.g. an init image) are copied: the caller may still hold them.
       thread.worker.postMessage(message);
+      if (interrupt?.aborted) onInterrupt();
     });
   }
 

@@ -112,7 +112,7 @@ describe('/sdapi/v1 progress, interrupt, lists and options', kitTestOptions(), (
     }>;
     assert.deepEqual(
       samplers.map((s) => s.name),
-      ['DPM++ 2M', 'DPM++ SDE', 'Euler a', 'Euler', 'Heun', 'DDIM'],
+      ['DPM++ 2M', 'DPM++ SDE', 'Euler a', 'Euler', 'Heun', 'DDIM', 'LCM'],
     );
     assert.ok(samplers.find((s) => s.name === 'Euler a')?.aliases.includes('k_euler_a'));
     const schedulers = (await call('GET', '/sdapi/v1/schedulers')).json() as Array<{ label: string }>;

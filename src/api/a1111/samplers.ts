@@ -1,6 +1,6 @@
 // AUTOMATIC1111's sampler and schedule names, and which of our samplers each pair is. A1111 (1.9+)
 // names an algorithm and a schedule apart; "Automatic" is the algorithm's own default schedule.
-// Every k-diffusion algorithm of ours walks every schedule we have; DDIM only its own timesteps.
+// Every k-diffusion algorithm of ours walks every schedule we have; DDIM and LCM only their own timesteps.
 import type { SamplerName, ScheduleName } from '../../engine/types.ts';
 
 interface A1111Sampler {
@@ -9,7 +9,7 @@ interface A1111Sampler {
   options: Record<string, string | boolean>;
   /** Our sampler running this algorithm on its own schedule. */
   ours: SamplerName;
-  /** That own schedule ("Automatic" in A1111); null = DDIM's timesteps, which take no other. */
+  /** That own schedule ("Automatic" in A1111); null = DDIM's or LCM's timesteps, which take no other. */
   own: ScheduleName | null;
 }
 
@@ -38,6 +38,7 @@ export const A1111_SAMPLERS: readonly A1111Sampler[] = [
   { name: 'Euler', aliases: ['k_euler'], options: {}, ours: 'Euler', own: 'uniform' },
   { name: 'Heun', aliases: ['k_heun'], options: { second_order: true }, ours: 'Heun', own: 'uniform' },
   { name: 'DDIM', aliases: ['ddim'], options: {}, ours: 'DDIM', own: null },
+  { name: 'LCM', aliases: ['k_lcm'], options: {}, ours: 'LCM', own: null },
 ];
 
 /** A1111's schedule names (name, label) that some sampler of ours walks. */

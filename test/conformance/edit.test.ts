@@ -8,6 +8,7 @@ import { blurMask, maskValues } from '../../src/engine/mask.ts';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { EngineEvent, GenerateRequest, SamplerName } from '../../src/engine/types.ts';
 import { decodeImage, encodeImage } from '../../src/output/encode.ts';
+import { maxAbs, maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
 
 interface EditCase {
@@ -46,19 +47,6 @@ const TOLERANCE = {
   /** 8-bit PNG values: within ±1, at most this fraction differing */
   pngDifferingFraction: 0.01,
 } as const;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 function assertLatent(actual: Float32Array | undefined, ref: Float32Array, what: string, abs = 0): number {
   assert.ok(actual, `${what}: missing`);

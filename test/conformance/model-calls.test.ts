@@ -3,18 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadSession, type ModelSession } from '../../src/runtime/index.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
 
 interface TensorRef {
   file: string;
   shape: number[];
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 describe('conformance: single model calls', kitTestOptions(), () => {

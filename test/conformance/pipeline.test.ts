@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { GenerateRequest, RngSource, SamplerName } from '../../src/engine/types.ts';
 import { decodeImage, encodeImage } from '../../src/output/encode.ts';
+import { maxAbs, maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
 
 interface KitCase {
@@ -29,19 +30,6 @@ const TOLERANCE = {
   /** 8-bit PNG values: within ±1, at most this fraction differing */
   pngDifferingFraction: 0.01,
 } as const;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 function caseRequest(c: KitCase, rng: RngSource = 'cpu'): GenerateRequest {
   return {

@@ -2,6 +2,8 @@
 // the k-diffusion denoisers with CFG, Euler) written out again in float64, plus token ids and
 // context means computed from the synthetic vocabulary, so engine results are checked against
 // arithmetic that shares no code with the engine.
+export { maxAbs, maxAbsDiff } from '../support/compare.ts';
+
 import { roundToFloat16 } from '../support/onnx-builder.ts';
 import { type SyntheticModel, TOKENS } from '../support/synthetic-model.ts';
 
@@ -118,18 +120,4 @@ export function referenceDecode(model: SyntheticModel, latent: ArrayLike<number>
     }
   }
   return out;
-}
-
-/** Largest |a_i - b_i|. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-export function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
 }

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
 import { ImagineError } from '../../src/errors.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
 
 interface KitCase {
@@ -35,13 +36,6 @@ function euler8(): GenerateRequest {
     height: c.height,
     rng: 'cpu',
   };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 describe('pipeline with a tiny VAE', kitTestOptions(), () => {

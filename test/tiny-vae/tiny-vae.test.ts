@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TinyVae, type TinyVaeForm } from '../../src/engine/tiny-vae.ts';
 import { ImagineError } from '../../src/errors.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
 
 interface TaesdCase {
@@ -21,13 +22,6 @@ interface TaesdCase {
 
 /** ONNX vs torch was 1.3e-5 worst in the kit's own replay; a wrong convention moves outputs by > 0.1. */
 const TOLERANCE = 5e-5;
-
-function maxAbs(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 async function run(vae: TinyVae, c: TaesdCase): Promise<Float32Array> {
   const input = readF32('edit', 'taesd', c.input);
@@ -66,7 +60,7 @@ describe('tiny VAE (TAESD) against the kit', kitTestOptions(), () => {
           out.length,
           c.output_shape.reduce((a, b) => a * b, 1),
         );
-        const d = maxAbs(out, ref);
+        const d = maxAbsDiff(out, ref);
         assert.ok(d <= TOLERANCE, `${form} ${c.model} ${c.part} ${c.input}: max-abs ${d}`);
       }
     });
@@ -76,7 +70,7 @@ describe('tiny VAE (TAESD) against the kit', kitTestOptions(), () => {
     for (const c of cases()) {
       const a = await run(vae(c.model, 'onnx'), c);
       const b = await run(vae(c.model, 'diffusers'), c);
-      assert.ok(maxAbs(a, b) <= 1e-6, `${c.model} ${c.part} ${c.input}: ${maxAbs(a, b)}`);
+      assert.ok(maxAbsDiff(a, b) <= 1e-6, `${c.model} ${c.part} ${c.input}: ${maxAbsDiff(a, b)}`);
     }
     // And the 8-bit pictures a request returns are the same bytes.
     const latent = readF32('edit', 'taesd', 'decoder_kit_euler_8_latent_final.f32');

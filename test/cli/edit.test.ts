@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage } from '../../src/output/encode.ts';
-import { kitPath, kitTestOptions, readKitJson } from '../support/kit.ts';
+import { kitPath, kitTestOptions, readKitIndex, readKitJson } from '../support/kit.ts';
 
 const BIN = resolve('bin/imagine.mjs');
 
@@ -33,6 +33,33 @@ interface EditCase {
   mask?: { png: string };
 }
 
+/** The options every edit case passes: model, picture, prompts, sampler settings, seed, output. */
+function editArgs(c: EditCase, out: string): string[] {
+  return [
+    'edit',
+    '--model',
+    kitPath(c.model),
+    '--image',
+    kitPath('edit', c.init_image.png),
+    '--prompt',
+    c.prompt,
+    '--negative-prompt',
+    c.negative_prompt ?? '',
+    '--sampler',
+    c.sampler,
+    '--steps',
+    String(c.steps),
+    '--strength',
+    String(c.strength),
+    '--cfg-scale',
+    String(c.cfg_scale),
+    '--seed',
+    String(c.seed),
+    '--output',
+    out,
+  ];
+}
+
 describe('imagine edit', kitTestOptions(), () => {
   let dir: string;
   before(() => {
@@ -40,44 +67,18 @@ describe('imagine edit', kitTestOptions(), () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const index = (() => {
-    try {
-      return readKitJson<{ id: string }[]>('edit', 'index.json');
-    } catch {
-      return [{ id: 'edit/index.json is missing' }];
-    }
-  })();
+  const index = readKitIndex('edit');
 
   for (const { id } of index) {
     test(id, async () => {
       const c = readKitJson<EditCase>('edit', id, 'case.json');
       const out = join(dir, `${id}.png`);
       const args = [
-        'edit',
-        '--model',
-        kitPath(c.model),
-        '--image',
-        kitPath('edit', c.init_image.png),
-        '--prompt',
-        c.prompt,
-        '--negative-prompt',
-        c.negative_prompt ?? '',
-        '--sampler',
-        c.sampler,
-        '--steps',
-        String(c.steps),
-        '--strength',
-        String(c.strength),
-        '--cfg-scale',
-        String(c.cfg_scale),
-        '--seed',
-        String(c.seed),
+        ...editArgs(c, out),
         '--n',
         String(c.n),
         '--size',
         `${c.width}x${c.height}`,
-        '--output',
-        out,
         '--no-progress',
       ];
       if (c.mask) args.push('--mask', kitPath('edit', c.mask.png), '--mask-blur', '0');
@@ -119,33 +120,7 @@ describe('imagine edit', kitTestOptions(), () => {
         .toBuffer(),
     );
     const out = join(dir, 'alpha.png');
-    const r = imagine(
-      'edit',
-      '--model',
-      kitPath(c.model),
-      '--image',
-      kitPath('edit', c.init_image.png),
-      '--mask',
-      maskPath,
-      '--mask-blur',
-      '0',
-      '--prompt',
-      c.prompt,
-      '--negative-prompt',
-      c.negative_prompt ?? '',
-      '--sampler',
-      c.sampler,
-      '--steps',
-      String(c.steps),
-      '--strength',
-      String(c.strength),
-      '--cfg-scale',
-      String(c.cfg_scale),
-      '--seed',
-      String(c.seed),
-      '--output',
-      out,
-    );
+    const r = imagine(...editArgs(c, out), '--mask', maskPath, '--mask-blur', '0');
     assert.equal(r.code, 0, r.stderr);
     const ours = await decodeImage(readFileSync(out));
     const ref = await decodeImage(readFileSync(kitPath('edit', 'inpaint_euler_a_s075', 'image_0.png')));

@@ -9,7 +9,7 @@ import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { EngineEvent, GenerateRequest, SamplerName } from '../../src/engine/types.ts';
 import { decodeImage, encodeImage } from '../../src/output/encode.ts';
 import { maxAbs, maxAbsDiff } from '../support/compare.ts';
-import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
+import { kitPath, kitTestOptions, readF32, readKitIndex, readKitJson } from '../support/kit.ts';
 
 interface EditCase {
   id: string;
@@ -92,13 +92,7 @@ describe('conformance: edit cases', kitTestOptions(), () => {
     );
   });
 
-  const index = (() => {
-    try {
-      return readKitJson<{ id: string }[]>('edit', 'index.json');
-    } catch {
-      return [{ id: 'edit/index.json is missing' }];
-    }
-  })();
+  const index = readKitIndex('edit');
 
   test('the models are told apart: tiny-sd-inpaint is an inpainting model, both can edit', () => {
     const sd = pipelines.get('tiny-sd')!.info;

@@ -7,7 +7,7 @@ import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { GenerateRequest, RngSource, SamplerName } from '../../src/engine/types.ts';
 import { decodeImage, encodeImage } from '../../src/output/encode.ts';
 import { maxAbs, maxAbsDiff } from '../support/compare.ts';
-import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
+import { kitPath, kitTestOptions, readF32, readKitIndex, readKitJson } from '../support/kit.ts';
 
 interface KitCase {
   id: string;
@@ -60,13 +60,7 @@ describe('conformance: pipeline cases', kitTestOptions(), () => {
     );
   });
 
-  const index = (() => {
-    try {
-      return readKitJson<{ id: string }[]>('cases', 'index.json');
-    } catch {
-      return [{ id: 'cases/index.json is missing' }];
-    }
-  })();
+  const index = readKitIndex('cases');
 
   for (const { id } of index) {
     test(id, async () => {

@@ -37,3 +37,15 @@ export function readF32(...parts: string[]): Float32Array {
   for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
   return out;
 }
+
+/**
+ * The case ids a kit section lists in its index.json. A missing index becomes one case named after
+ * the missing file, so the suite fails on it visibly instead of running no test at all.
+ */
+export function readKitIndex(section: string): { id: string }[] {
+  try {
+    return readKitJson<{ id: string }[]>(section, 'index.json');
+  } catch {
+    return [{ id: `${section}/index.json is missing` }];
+  }
+}

@@ -3,7 +3,7 @@
 // the kit's recorded schedules for every edit case.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { kitTestOptions, readKitJson } from '../../../test/support/kit.ts';
+import { kitTestOptions, readKitIndex, readKitJson } from '../../../test/support/kit.ts';
 import { SD15_SCHEDULE } from '../model-folder.ts';
 import { SAMPLER_NAMES, type SamplerName } from '../types.ts';
 import { ddimStartIndex, kdiffusionStartIndex, planImg2Img, startLatent } from './img2img.ts';
@@ -111,13 +111,7 @@ interface KitEditCase {
 }
 
 describe("the kit's edit schedules", kitTestOptions(), () => {
-  const index = (() => {
-    try {
-      return readKitJson<{ id: string }[]>('edit', 'index.json');
-    } catch {
-      return [{ id: 'edit/index.json is missing' }];
-    }
-  })();
+  const index = readKitIndex('edit');
   for (const { id } of index) {
     test(id, () => {
       const c = readKitJson<KitEditCase>('edit', id, 'case.json');

@@ -1,21 +1,14 @@
 // The `imagine edit` contract, driven as other tools drive it: every edit case of the conformance
 // kit through the command line, against the reference PNGs, and its one-line errors.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage } from '../../src/output/encode.ts';
+import { imagine } from '../support/cli.ts';
 import { kitPath, kitTestOptions, readKitIndex, readKitJson } from '../support/kit.ts';
-
-const BIN = resolve('bin/imagine.mjs');
-
-function imagine(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 interface EditCase {
   model: string;

@@ -1,6 +1,5 @@
 // The `imagine generate` contract, driven as other tools drive it: a child process with flags.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,14 +8,8 @@ import { resolveModelDir } from '../../src/cli/generate.ts';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
+import { imagine } from '../support/cli.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
-
-const BIN = resolve('bin/imagine.mjs');
-
-function imagine(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('imagine generate', kitTestOptions(), () => {
   let dir: string;

@@ -1,22 +1,15 @@
 // Generation parameters inside the files `imagine generate` writes, read back by `imagine info`, are
 // enough to make the same picture again (the infotext round trip A1111's PNG Info offers).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeImage } from '../../src/output/encode.ts';
 import type { ParsedInfotext } from '../../src/output/infotext.ts';
 import { readParameters } from '../../src/output/metadata.ts';
+import { imagine } from '../support/cli.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
-
-const BIN = resolve('bin/imagine.mjs');
-
-function imagine(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('imagine info', kitTestOptions(), () => {
   let dir: string;

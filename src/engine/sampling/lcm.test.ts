@@ -3,6 +3,7 @@
 // N(mu + k(m − mu), k²v + σ'²), so the mean and variance after every step follow in closed form.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gaussian } from '../../../test/support/gaussian.ts';
 import { SD15_SCHEDULE } from '../model-folder.ts';
 import { sampleLcm } from './lcm.ts';
 import { planSampling } from './registry.ts';
@@ -13,22 +14,6 @@ const MU = 0.3;
 const S = 0.5;
 const k = (sigma: number) => (S * S) / (S * S + sigma * sigma);
 const gaussianDenoiser: Denoiser = async (x, sigma) => x.map((v) => MU + k(sigma) * (v - MU));
-
-function gaussian(seed: number): (count: number) => Float32Array {
-  let state = seed >>> 0 || 1;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 0.5) / 2 ** 32;
-  };
-  return (count) => {
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++)
-      out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-    return out;
-  };
-}
 
 const table = buildSigmaTable(SD15_SCHEDULE);
 

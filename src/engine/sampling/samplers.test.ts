@@ -3,6 +3,7 @@
 // x(σ) = mu + sqrt(s²+σ²)/sqrt(s²+σ0²)·(x(σ0) − mu), and ancestral samplers must end at N(mu, s²).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gaussian } from '../../../test/support/gaussian.ts';
 import { SD15_SCHEDULE } from '../model-folder.ts';
 import type { SamplerName } from '../types.ts';
 import { sampleDpmpp2m } from './dpmpp-2m.ts';
@@ -20,23 +21,6 @@ const gaussianDenoiser: Denoiser = async (x, sigma) => {
   const k = (S * S) / (S * S + sigma * sigma);
   return x.map((v) => MU + k * (v - MU));
 };
-
-/** A small seeded Gaussian source (xorshift + Box–Muller), independent of the engine's RNG. */
-function gaussian(seed: number): (count: number) => Float32Array {
-  let state = seed >>> 0 || 1;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 0.5) / 2 ** 32;
-  };
-  return (count) => {
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++)
-      out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-    return out;
-  };
-}
 
 const SIGMA_MIN = 0.0291675;
 const SIGMA_MAX = 14.614642;

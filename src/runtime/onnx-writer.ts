@@ -1,7 +1,8 @@
-// ONNX ModelProto writer: protobuf wire encoding by hand (varints and length-delimited fields),
-// enough for graphs with raw-data initializers, optionally stored as ONNX external data beside the
-// model. imagine builds graphs itself from weights it reads elsewhere (the tiny VAE from a diffusers
-// safetensors folder); tests build synthetic models with it. Field numbers follow onnx/onnx.proto.
+// ONNX ModelProto writer for graphs imagine builds from specs, with raw-data initializers, optionally
+// stored as ONNX external data beside the model: the tiny VAE from a diffusers safetensors folder,
+// and the tests' synthetic models. The wire encoding is onnx-proto.ts's, shared with the int8
+// rewrite. Field numbers follow onnx/onnx.proto.
+import { ProtoWriter } from './onnx-proto.ts';
 
 export type DataType = 'float32' | 'float16' | 'int32' | 'int64';
 
@@ -65,77 +66,6 @@ export interface ModelSpec {
   irVersion?: number;
   /** ModelProto.producer_name. */
   producer?: string;
-}
-
-/** Protobuf wire types. */
-const VARINT = 0;
-const FIXED32 = 5;
-const LENGTH_DELIMITED = 2;
-
-/** Appends protobuf fields to a growing list of byte chunks. */
-class ProtoWriter {
-  private readonly chunks: Uint8Array[] = [];
-  private length = 0;
-
-  private push(bytes: Uint8Array): void {
-    this.chunks.push(bytes);
-    this.length += bytes.length;
-  }
-
-  private rawVarint(value: number | bigint): void {
-    // int64 fields encode negative values as their 64-bit two's complement: ten bytes.
-    let v = BigInt.asUintN(64, BigInt(value));
-    const bytes: number[] = [];
-    while (v >= 0x80n) {
-      bytes.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    bytes.push(Number(v));
-    this.push(Uint8Array.from(bytes));
-  }
-
-  private tag(field: number, wireType: number): void {
-    this.rawVarint((field << 3) | wireType);
-  }
-
-  varint(field: number, value: number | bigint): this {
-    this.tag(field, VARINT);
-    this.rawVarint(value);
-    return this;
-  }
-
-  float(field: number, value: number): this {
-    this.tag(field, FIXED32);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, value, true);
-    this.push(b);
-    return this;
-  }
-
-  bytes(field: number, data: Uint8Array): this {
-    this.tag(field, LENGTH_DELIMITED);
-    this.rawVarint(data.length);
-    this.push(data);
-    return this;
-  }
-
-  string(field: number, s: string): this {
-    return this.bytes(field, new TextEncoder().encode(s));
-  }
-
-  message(field: number, inner: ProtoWriter): this {
-    return this.bytes(field, inner.finish());
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

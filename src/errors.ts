@@ -73,6 +73,14 @@ export const errors = {
       code: 'payload_too_large',
       param: null,
     }),
+  /** One uploaded file over its limit (edits): 413 naming the part. */
+  uploadTooLarge: (param: string, limitBytes: number) =>
+    new ImagineError(`${param} is larger than the limit of ${limitBytes} bytes.`, {
+      status: 413,
+      type: 'invalid_request_error',
+      code: 'file_too_large',
+      param,
+    }),
   /**
    * The request's working memory (activations at this size and n) and its model do not fit the
    * memory budget or the machine even with nothing else running: 413, since retrying cannot help

@@ -55,7 +55,7 @@ const int = (param: string, min: number, max: number) =>
     .min(min, { error: `${param} must be an integer from ${min} to ${max}` })
     .max(max, { error: `${param} must be an integer from ${min} to ${max}` });
 
-const oneOf = <T extends readonly [string, ...string[]]>(param: string, values: T) =>
+export const oneOf = <T extends readonly [string, ...string[]]>(param: string, values: T) =>
   z.enum(values, {
     error: (issue) =>
       `Invalid ${param} ${describeValue(issue.input)}. Valid values: ${values.map((v) => `'${v}'`).join(', ')}.`,
@@ -63,7 +63,8 @@ const oneOf = <T extends readonly [string, ...string[]]>(param: string, values: 
 
 const samplerList = SAMPLER_NAMES.map((s) => `'${s}'`).join(', ');
 
-const requestSchema = z.strictObject(
+/** The generation request's schema; edits extend it (api/edits.ts). */
+export const generationSchema = z.strictObject(
   {
     model: z
       .string({ error: 'model must be a string naming a model from GET /v1/models' })
@@ -128,10 +129,10 @@ const requestSchema = z.strictObject(
   { error: 'The request body must be a JSON object.' },
 );
 
-export type GenerationRequestBody = z.input<typeof requestSchema>;
+export type GenerationRequestBody = z.input<typeof generationSchema>;
 
 /** A request that passed the model-independent checks. */
-export type CheckedRequest = z.output<typeof requestSchema>;
+export type CheckedRequest = z.output<typeof generationSchema>;
 
 /** How any job's images come back: the OpenAI output fields, shared by both model families. */
 export interface OutputParams {
@@ -167,11 +168,12 @@ export interface GenerationParams extends OutputParams {
   size: string;
 }
 
-function issueToError(issue: z.core.$ZodIssue): ImagineError {
+/** A schema issue as a 400 naming the field; unknown fields list what the endpoint accepts. */
+export function issueToError(issue: z.core.$ZodIssue, accepted: readonly string[]): ImagineError {
   if (issue.code === 'unrecognized_keys') {
     return errors.invalidParam(
       clip(issue.keys[0]),
-      `Unrecognized request argument supplied: ${describeNames(issue.keys)}. Accepted fields: ${GENERATION_FIELDS.join(', ')}.`,
+      `Unrecognized request argument supplied: ${describeNames(issue.keys)}. Accepted fields: ${accepted.join(', ')}.`,
       'unknown_parameter',
     );
   }
@@ -180,18 +182,26 @@ function issueToError(issue: z.core.$ZodIssue): ImagineError {
   return errors.invalidParam(param, issue.message);
 }
 
-/** Model-independent checks; throws a 400 naming the first bad field. */
-export function checkGenerationRequest(body: unknown): CheckedRequest {
-  const parsed = requestSchema.safeParse(body);
-  if (!parsed.success) throw issueToError(parsed.error.issues[0]);
-  const req = parsed.data;
+/** The checks between fields that every image request shares (stream with n, seed range). */
+export function checkStreamAndSeed(req: {
+  stream?: boolean | null;
+  n?: number | null;
+  seed?: number | null;
+}): void {
   if (req.stream === true && (req.n ?? 1) !== 1) {
     throw errors.invalidParam('n', 'stream: true requires n = 1');
   }
   if (typeof req.seed === 'number' && req.seed >= 0 && req.seed > MAX_SEED - ((req.n ?? 1) - 1)) {
     throw errors.invalidParam('seed', `seed + n - 1 must not exceed ${MAX_SEED}`);
   }
-  return req;
+}
+
+/** Model-independent checks; throws a 400 naming the first bad field. */
+export function checkGenerationRequest(body: unknown): CheckedRequest {
+  const parsed = generationSchema.safeParse(body);
+  if (!parsed.success) throw issueToError(parsed.error.issues[0], GENERATION_FIELDS);
+  checkStreamAndSeed(parsed.data);
+  return parsed.data;
 }
 
 /** What the model contributes to a request's defaults and limits. */

@@ -34,6 +34,10 @@ export interface ModelInfoBlock {
    * `max_pixels`: the sizes that fit this server's memory (or its --memory-budget) at n = 1.
    */
   size_range: { min: number; max: number; multiple_of: number; max_pixels: number } | null;
+  /** True when the model has a vae_encoder, so it takes POST /v1/images/edits and variations. */
+  can_edit: boolean;
+  /** 'inpaint': an inpainting model (9-channel UNet: mask and masked picture are its inputs). */
+  unet_kind: 'standard' | 'inpaint' | null;
   defaults: { steps: number; sampler: SamplerName; cfg_scale: number; size: string } | null;
 }
 

@@ -3,8 +3,11 @@
 import type { OutputFormat } from '../output/format.ts';
 import type { MidjourneyResultInfo, Usage } from './generation.ts';
 
+/** Edits stream the same events under OpenAI's image_edit.* names (the SDKs' edit stream types). */
+export type StreamKind = 'image_generation' | 'image_edit';
+
 export interface QueuedEvent {
-  type: 'image_generation.queued';
+  type: `${StreamKind}.queued`;
   job_id: string;
   /** 1 = next to run on its model. */
   position: number;
@@ -15,7 +18,7 @@ export interface QueuedEvent {
  * (0..100) and total_steps = 100, and eta_seconds is extrapolated from the time so far.
  */
 export interface ProgressEvent {
-  type: 'image_generation.progress';
+  type: `${StreamKind}.progress`;
   job_id: string;
   step: number;
   total_steps: number;
@@ -25,7 +28,7 @@ export interface ProgressEvent {
 }
 
 export interface PartialImageEvent {
-  type: 'image_generation.partial_image';
+  type: `${StreamKind}.partial_image`;
   b64_json: string;
   partial_image_index: number;
   created_at: number;
@@ -36,7 +39,7 @@ export interface PartialImageEvent {
 }
 
 export interface CompletedEvent {
-  type: 'image_generation.completed';
+  type: `${StreamKind}.completed`;
   b64_json: string;
   created_at: number;
   size: string;
@@ -64,5 +67,15 @@ export const STREAM_EVENT_TYPES: readonly StreamEventType[] = [
   'image_generation.progress',
   'image_generation.partial_image',
   'image_generation.completed',
+  'image_edit.queued',
+  'image_edit.progress',
+  'image_edit.partial_image',
+  'image_edit.completed',
   'error',
 ];
+
+/** An event under the stream's kind of names (events are built as image_generation.*). */
+export function asKind(event: StreamEvent, kind: StreamKind): StreamEvent {
+  if (kind === 'image_generation' || event.type === 'error') return event;
+  return { ...event, type: event.type.replace(/^image_generation\./, 'image_edit.') } as StreamEvent;
+}

@@ -24,6 +24,7 @@ import { type RelayConfig, upstreamForModel } from '../relay/midjourney/config.t
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import { createKeyChecker, createRateLimiter } from './auth.ts';
 import { registerJsonBody } from './body.ts';
+import { registerEditRoutes } from './edits.ts';
 import { toHttpError } from './errors.ts';
 import { createHostGuard } from './host-guard.ts';
 import { registerImageRoutes } from './images.ts';
@@ -291,6 +292,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
 
   registerImageRoutes(app, deps);
   registerSdapiRoutes(app, deps);
+  registerEditRoutes(app, deps);
   registerWebRoutes(app);
   return app;
 }

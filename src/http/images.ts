@@ -5,13 +5,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type CheckedRequest,
   checkGenerationRequest,
+  type GenerationParams,
   ignoredFieldWarnings,
   isMidjourneyParams,
   MAX_STEPS,
   type MidjourneyParams,
   resolveGenerationParams,
 } from '../api/generation.ts';
-import type { StreamEvent } from '../api/stream.ts';
+import { asKind, type StreamEvent } from '../api/stream.ts';
+import type { ModelFolderInfo } from '../engine/model-folder.ts';
 import { randomSeed as engineRandomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
 import type { ModelEntry } from '../models/registry.ts';
@@ -53,6 +55,25 @@ function headersOf(reply: FastifyReply): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) out[k] = String(v);
   return out;
+}
+
+/** A job's event stream: an edit's events go out under OpenAI's image_edit.* names. */
+function openJobSse(
+  reply: FastifyReply,
+  keepAliveMs: number,
+  data: GenerationJobData,
+  onEnd: (() => void) | undefined,
+): SseStream {
+  const sse = openSse(reply.raw, { keepAliveMs, headers: headersOf(reply), onEnd });
+  const kind = data.init ? 'image_edit' : 'image_generation';
+  return {
+    send: (e) => sse.send(asKind(e, kind)),
+    close: () => sse.close(),
+    get closed() {
+      return sse.closed;
+    },
+    onDisconnect: (fn) => sse.onDisconnect(fn),
+  };
 }
 
 /** Forwards a job's events to an SSE stream until the job ends, then closes it. */
@@ -323,11 +344,7 @@ export async function submitJob(
 
   if (params.stream) {
     reply.hijack();
-    const sse = openSse(reply.raw, {
-      keepAliveMs: config.keepAliveMs,
-      headers: headersOf(reply),
-      onEnd: releaseSlot ?? undefined,
-    });
+    const sse = openJobSse(reply, config.keepAliveMs, data, releaseSlot ?? undefined);
     // A client that goes away cancels its job, queued or running.
     sse.onDisconnect(() => {
       sub.unsubscribe();
@@ -357,8 +374,35 @@ export async function submitJob(
   return imagesResponse(done, base);
 }
 
+/** A local model by id or alias that can run (404 unknown, 500 unusable folder). */
+export function usableEntry(deps: RouteDeps, model: string): ModelEntry & { info: ModelFolderInfo } {
+  const entry = deps.models.get(model);
+  if (!entry) throw errors.modelNotFound(model);
+  if (!entry.info) throw errors.modelLoad(`Model '${entry.id}' is not usable: ${entry.reason}`);
+  return entry as ModelEntry & { info: ModelFolderInfo };
+}
+
+/**
+ * Refuses, before it is queued or any model loads, a request that cannot fit in memory (413);
+ * `encode`: an edit, whose VAE encoder runs too.
+ */
+export function admitJob(
+  deps: RouteDeps,
+  entry: ModelEntry,
+  params: GenerationParams,
+  encode: boolean,
+): void {
+  deps.models.admit?.(entry.id, {
+    width: params.width,
+    height: params.height,
+    n: entry.style === 'midjourney' ? 4 : params.n,
+    guided: params.cfg_scale !== 1,
+    ...(encode ? { encode } : {}),
+  });
+}
+
 export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { config, models, queue, lifecycle } = deps;
+  const { config, queue, lifecycle } = deps;
   const randomSeed = deps.randomSeed ?? engineRandomSeed;
 
   async function findJob(request: FastifyRequest<{ Params: { id: string } }>): Promise<GenerationSnapshot> {
@@ -382,19 +426,11 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
       const data = { params, warnings: ignoredFieldWarnings(checked), upstream: upstream.name };
       return submitJob(deps, request, reply, relayLane(deps, upstream), data);
     }
-    const entry = models.get(checked.model);
-    if (!entry) throw errors.modelNotFound(checked.model);
-    if (!entry.info) throw errors.modelLoad(`Model '${entry.id}' is not usable: ${entry.reason}`);
+    const entry = usableEntry(deps, checked.model);
     // An alias runs as the model it names: one lane and one result `model` per folder.
     const local = withMjFlags({ ...checked, model: entry.id }, entry);
     const params = resolveGenerationParams(local.request, entry.info, randomSeed);
-    // Refused here, before it is queued or any model loads, when it cannot fit in memory (413).
-    models.admit?.(entry.id, {
-      width: params.width,
-      height: params.height,
-      n: entry.style === 'midjourney' ? 4 : params.n,
-      guided: params.cfg_scale !== 1,
-    });
+    admitJob(deps, entry, params, false);
     const data: GenerationJobData = {
       params,
       warnings: [...ignoredFieldWarnings(checked), ...local.warnings],
@@ -434,11 +470,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
     }
     const base = baseUrl(config, request);
     reply.hijack();
-    const sse = openSse(reply.raw, {
-      keepAliveMs: config.keepAliveMs,
-      headers: headersOf(reply),
-      onEnd: releaseSlot,
-    });
+    const sse = openJobSse(reply, config.keepAliveMs, snap.data, releaseSlot);
     // A watcher leaving does not cancel the job; only its creator's stream or DELETE does.
     sse.onDisconnect(sub.unsubscribe);
     const handle = forward(deps, sse, snap, base, sub.unsubscribe);

@@ -41,7 +41,7 @@ export function formatSseEvent(event: StreamEvent): string {
  * outcome (`completed` or `error`) is always written.
  */
 function droppable(event: StreamEvent): boolean {
-  return event.type !== 'image_generation.completed' && event.type !== 'error';
+  return !event.type.endsWith('.completed') && event.type !== 'error';
 }
 
 export function openSse(res: ServerResponse, options: SseOptions): SseStream {

@@ -35,6 +35,8 @@ export interface WorkShape {
   n: number;
   /** cfg_scale ≠ 1: the UNet runs cond and uncond together (batch 2n). */
   guided: boolean;
+  /** An edit: the VAE encoder runs too, in its own session, at the same size. */
+  encode?: boolean;
 }
 
 /**
@@ -88,9 +90,12 @@ export function activationParts(profile: MemoryProfile, work: WorkShape): { unet
   const v = graphFeatures(profile.vae, tokens, 1);
   const cu = COEFFICIENTS.unet;
   const cv = COEFFICIENTS.vae;
+  // The encoder mirrors the decoder (same widths and resolutions), so its arena is counted as the
+  // decoder's again: not measured apart, and on the safe side (it has no up-sampling tail).
+  const vae = cv.attention * v.attention + cv.conv * v.conv;
   return {
     unet: cu.attention * u.attention + cu.conv * u.conv,
-    vae: cv.attention * v.attention + cv.conv * v.conv,
+    vae: work.encode ? 2 * vae : vae,
   };
 }
 

@@ -31,6 +31,8 @@ export function describeRelayModel(upstream: MjUpstream, id: string, created: nu
       accepts: MJ_ACCEPTED_FIELDS,
       native_size: null,
       size_range: null,
+      can_edit: false,
+      unet_kind: null,
       defaults: null,
     },
   };
@@ -75,6 +77,8 @@ export function describeModel(entry: ModelEntry, state: ModelState, reason = ent
       accepts: entry.style === 'midjourney' ? GRID_FIELDS : GENERATION_FIELDS,
       native_size: info ? `${info.nativeWidth}x${info.nativeHeight}` : null,
       size_range: info ? sizeRange(entry) : null,
+      can_edit: (info?.canEdit ?? false) && entry.style !== 'midjourney',
+      unet_kind: info?.kind ?? null,
       defaults: info
         ? {
             steps: info.defaults.steps,

@@ -7,7 +7,7 @@ import {
   type JobParams,
   type MidjourneyResultInfo,
 } from '../api/generation.ts';
-import type { EngineEvent, RawImage } from '../engine/types.ts';
+import type { EditInput, EngineEvent, RawImage } from '../engine/types.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { encodeImage } from '../output/encode.ts';
 import { formatInfotext } from '../output/infotext.ts';
@@ -32,6 +32,33 @@ export interface GenerationJobData {
   variation?: { seed: number; strength: number };
   /** A schedule other than the sampler's own (the sdapi's scheduler, e.g. Euler on Karras). */
   schedule?: 'uniform' | 'karras';
+  /** Image to image or inpainting (edits, variations, any img2img front end). */
+  init?: JobInit;
+}
+
+/**
+ * An edit's input, already fitted to the job's width and height. Pixels travel as base64 because
+ * job data crosses Redis as JSON in scale-out.
+ */
+export interface JobInit {
+  /** 8-bit RGB, width × height × 3 bytes. */
+  image_b64: string;
+  /** One channel, width × height bytes, 255 = repaint; absent = image to image everywhere. */
+  mask_b64?: string;
+  strength: number;
+  /** Gaussian blur of the mask, pixels. */
+  mask_blur: number;
+}
+
+/** The engine's EditInput from a job's init. */
+export function editInput(init: JobInit, width: number, height: number): EditInput {
+  const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
+  return {
+    image: { width, height, data: bytes(init.image_b64) },
+    ...(init.mask_b64 !== undefined ? { mask: { width, height, data: bytes(init.mask_b64) } } : {}),
+    strength: init.strength,
+    maskBlur: init.mask_blur,
+  };
 }
 
 export interface GenerationProgress {
@@ -149,7 +176,10 @@ export function createGenerationProcessor(
     const grid = job.data.grid;
     // A grid at chaos > 0 is four runs whose steps are counted on from one run to the next.
     const totalSteps = grid && grid.chaos > 0 ? params.steps * 4 : params.steps;
-    const onlyAt = wanted !== null && wanted > 0 ? partialImageSteps(wanted, totalSteps) : null;
+    // An edit runs fewer steps than asked (the strength's share): its spread is taken from the
+    // engine's first step event, which reports the count actually run.
+    const spreadLater = wanted !== null && wanted > 0 && job.data.init !== undefined;
+    let onlyAt = wanted !== null && wanted > 0 && !spreadLater ? partialImageSteps(wanted, totalSteps) : null;
     const previewIntervalMs = wanted === 0 ? undefined : wanted === null ? throttleMs : 0;
 
     // Previews are encoded asynchronously; a chain keeps reports in step order.
@@ -159,6 +189,7 @@ export function createGenerationProcessor(
     let pending: { step: GenerationProgress; preview: RawImage | null } | null = null;
     const onEvent = (event: EngineEvent) => {
       if (event.type === 'step') {
+        if (spreadLater && onlyAt === null) onlyAt = partialImageSteps(wanted ?? 0, event.totalSteps);
         const perStep = event.elapsedMs / event.step;
         const entry = {
           step: {
@@ -204,6 +235,7 @@ export function createGenerationProcessor(
       rng: params.rng,
       ...(job.data.variation ? { variation: job.data.variation } : {}),
       ...(job.data.schedule ? { schedule: job.data.schedule } : {}),
+      ...(job.data.init ? { init: editInput(job.data.init, params.width, params.height) } : {}),
     };
     const interrupt = options.interrupts?.open(job.id);
     const engineOptions = { signal: job.signal, onEvent, previewIntervalMs, interrupt };

@@ -1,0 +1,284 @@
+// Wire contract of POST /v1/images/edits and /v1/images/variations: the fields (a generation's plus
+// strength and mask_blur), the form values' coercion, and the upload rules: what an image or mask
+// may be, how big, and how each is read. The HTTP layer (http/edits.ts) only collects the parts.
+import sharp from 'sharp';
+import { z } from 'zod';
+import { MAX_MASK_BLUR, MAX_N, type MaskImage, type RawImage } from '../engine/types.ts';
+import { errors } from '../errors.ts';
+import { decodeMask } from '../output/fit.ts';
+import {
+  type CheckedRequest,
+  checkStreamAndSeed,
+  GENERATION_FIELDS,
+  generationSchema,
+  issueToError,
+  oneOf,
+  RESPONSE_FORMATS,
+} from './generation.ts';
+
+/**
+ * A1111's img2img defaults. mask_blur 4 (A1111's) rather than the engine's 0: an API client sends
+ * a hard mask and a hard seam shows; pixels more than ~3 blurs (12 px) outside the mask still come
+ * back exactly. mask_blur 0 keeps every pixel outside the mask byte for byte.
+ */
+export const EDIT_DEFAULTS = { strength: 0.75, mask_blur: 4 } as const;
+/** Variations have no prompt: image to image at this strength keeps the composition and redraws detail. */
+export const VARIATION_STRENGTH = 0.75;
+
+/** Largest upload per file (image or mask), bytes: a bigger one is a 413. */
+export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+/** Largest input picture, in pixels (width × height), read before decoding. */
+export const MAX_INPUT_PIXELS = 4096 * 4096;
+/** OpenAI's GPT models take up to 16 reference images; beyond that a request is not ours to count. */
+export const MAX_IMAGE_PARTS = 16;
+
+/** OpenAI fields an edit accepts that change nothing in a Stable Diffusion image. */
+export const EDIT_IGNORED_FIELDS = ['quality', 'background', 'input_fidelity'] as const;
+
+const nMessage = `n must be an integer from 1 to ${MAX_N} (OpenAI allows up to 10; this server renders at most ${MAX_N} per request)`;
+const nField = z
+  .number({ error: nMessage })
+  .int({ error: nMessage })
+  .min(1, { error: nMessage })
+  .max(MAX_N, { error: nMessage })
+  .nullish();
+
+const editSchema = generationSchema.extend({
+  n: nField,
+  strength: z
+    .number({ error: 'strength must be a number from 0 to 1' })
+    .min(0, { error: 'strength must be a number from 0 to 1' })
+    .max(1, { error: 'strength must be a number from 0 to 1' })
+    .nullish(),
+  mask_blur: z
+    .number({ error: `mask_blur must be a number of pixels from 0 to ${MAX_MASK_BLUR}` })
+    .min(0, { error: `mask_blur must be a number of pixels from 0 to ${MAX_MASK_BLUR}` })
+    .max(MAX_MASK_BLUR, { error: `mask_blur must be a number of pixels from 0 to ${MAX_MASK_BLUR}` })
+    .nullish(),
+  input_fidelity: z.string({ error: 'input_fidelity must be a string' }).max(64).nullish(),
+});
+
+const variationSchema = z.strictObject({
+  model: generationSchema.shape.model,
+  n: nField,
+  size: generationSchema.shape.size,
+  response_format: oneOf('response_format', RESPONSE_FORMATS).nullish(),
+  user: generationSchema.shape.user,
+});
+
+/** Every field an edit takes besides its files; anything else is rejected by name. */
+export const EDIT_FIELDS = [...GENERATION_FIELDS, 'strength', 'mask_blur', 'input_fidelity'] as const;
+export const VARIATION_FIELDS = ['model', 'n', 'size', 'response_format', 'user'] as const;
+
+export type CheckedEdit = z.output<typeof editSchema>;
+
+/** Form fields are text: numbers and booleans are read back as such (the schema names a bad one). */
+const NUMERIC = new Set([
+  'n',
+  'steps',
+  'seed',
+  'cfg_scale',
+  'output_compression',
+  'partial_images',
+  'strength',
+  'mask_blur',
+]);
+
+export function coerceFormFields(fields: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (NUMERIC.has(k) && v.trim() !== '' && Number.isFinite(Number(v))) out[k] = Number(v);
+    else if (k === 'stream' && (v === 'true' || v === 'false')) out[k] = v === 'true';
+    else out[k] = v;
+  }
+  return out;
+}
+
+export function checkEditRequest(body: unknown): CheckedEdit {
+  const parsed = editSchema.safeParse(body);
+  if (!parsed.success) throw issueToError(parsed.error.issues[0], EDIT_FIELDS);
+  checkStreamAndSeed(parsed.data);
+  return parsed.data;
+}
+
+/** A variation as the edit it runs: empty prompt, the model's defaults, VARIATION_STRENGTH. */
+export function checkVariationRequest(body: unknown): CheckedEdit {
+  const parsed = variationSchema.safeParse(body);
+  if (!parsed.success) throw issueToError(parsed.error.issues[0], VARIATION_FIELDS);
+  return { ...parsed.data, prompt: '', strength: VARIATION_STRENGTH };
+}
+
+/** The generation fields of an edit, for the shared resolution. */
+export function asGeneration(req: CheckedEdit): CheckedRequest {
+  const { strength: _s, mask_blur: _m, input_fidelity: _i, ...rest } = req;
+  return rest;
+}
+
+export function editIgnoredWarnings(req: CheckedEdit): string[] {
+  return EDIT_IGNORED_FIELDS.filter((f) => req[f] !== undefined && req[f] !== null).map(
+    (f) => `${f} is accepted for OpenAI compatibility and ignored by Stable Diffusion models.`,
+  );
+}
+
+/** The picture formats an edit takes, recognised by their first bytes. */
+export function sniffImage(bytes: Uint8Array): 'png' | 'jpeg' | 'webp' | null {
+  const at = (i: number, ...b: number[]) => b.every((v, j) => bytes[i + j] === v);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
+  if (at(0, 0xff, 0xd8, 0xff)) return 'jpeg';
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'webp';
+  return null;
+}
+
+/**
+ * An upload's header: its format from its bytes and its size, refused (400 naming `param`) when it
+ * is not a PNG, JPEG or WebP, cannot be read, or has more than MAX_INPUT_PIXELS pixels.
+ */
+async function checkUpload(
+  bytes: Buffer,
+  param: 'image' | 'mask',
+): Promise<{ width: number; height: number }> {
+  if (sniffImage(bytes) === null) {
+    throw errors.invalidParam(
+      param,
+      `${param} must be a PNG, JPEG or WebP image (recognised from its bytes).`,
+      'invalid_image_format',
+    );
+  }
+  const meta = await sharp(bytes)
+    .metadata()
+    .catch(() => {
+      throw errors.invalidParam(
+        param,
+        `${param} could not be decoded: the file is damaged or truncated.`,
+        'invalid_image',
+      );
+    });
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width * height > MAX_INPUT_PIXELS) {
+    throw errors.invalidParam(
+      param,
+      `${param} is ${width}x${height}: at most ${MAX_INPUT_PIXELS} pixels (e.g. 4096x4096) are accepted.`,
+      'image_too_large',
+    );
+  }
+  return { width, height };
+}
+
+/** Any failure inside a decode (sharp's truncated-data check included) as a 400 naming the field. */
+function undecodable(param: string): never {
+  throw errors.invalidParam(
+    param,
+    `${param} could not be decoded: the file is damaged or truncated.`,
+    'invalid_image',
+  );
+}
+
+export interface EditPictures {
+  image: RawImage;
+  /** 255 = repaint; null = image to image over the whole picture. */
+  mask: MaskImage | null;
+}
+
+/**
+ * Reads the uploads: the image as 8-bit RGB and the mask (OpenAI's alpha convention, or greyscale,
+ * white = change), which must have the image's size. Without a mask, an image with transparent
+ * pixels is its own mask, as OpenAI's dall-e-2 reads it.
+ */
+export async function readEditPictures(image: Buffer, mask: Buffer | null): Promise<EditPictures> {
+  const size = await checkUpload(image, 'image');
+  const decoded = await sharp(image, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true })
+    .catch(() => undecodable('image'));
+  const picture: RawImage = {
+    width: decoded.info.width,
+    height: decoded.info.height,
+    data: new Uint8Array(decoded.data),
+  };
+  if (mask === null) {
+    const own = await decodeMask(image).catch(() => undecodable('image'));
+    const hasAlpha = (await sharp(image).metadata()).hasAlpha;
+    return { image: picture, mask: hasAlpha && own.data.some((v) => v > 0) ? own : null };
+  }
+  const msize = await checkUpload(mask, 'mask');
+  if (msize.width !== size.width || msize.height !== size.height) {
+    throw errors.invalidParam(
+      'mask',
+      `mask is ${msize.width}x${msize.height} but image is ${size.width}x${size.height}: they must be the same size.`,
+      'invalid_mask_size',
+    );
+  }
+  return { image: picture, mask: await decodeMask(mask).catch(() => undecodable('mask')) };
+}
+
+/** A `data:` URL's bytes; anything else a 400 naming `param` (this server fetches nothing). */
+export function dataUrlBytes(url: unknown, param: string): Buffer {
+  if (typeof url !== 'string') throw errors.invalidParam(param, `${param} must be a string (a data: URL).`);
+  const m = /^data:([^,;]*)(;[^,]*)?,/.exec(url);
+  if (!m) {
+    throw errors.invalidParam(
+      param,
+      `${param}: only data: URLs (data:image/png;base64,...) are accepted; this server does not fetch remote images.`,
+      'unsupported_image_url',
+    );
+  }
+  const payload = url.slice(m[0].length);
+  if (!(m[2] ?? '').includes(';base64')) return Buffer.from(decodeURIComponent(payload), 'latin1');
+  return Buffer.from(payload, 'base64');
+}
+
+/** One `{image_url}` reference of the JSON form; `file_id` is OpenAI's Files API, which we do not have. */
+function reference(ref: unknown, param: string): Buffer {
+  if (typeof ref !== 'object' || ref === null || Array.isArray(ref)) {
+    throw errors.invalidParam(param, `${param} must be an object {"image_url": "data:..."}.`);
+  }
+  const r = ref as Record<string, unknown>;
+  if (r.file_id !== undefined) {
+    throw errors.invalidParam(
+      param,
+      `${param}.file_id is not supported (this server has no Files API); send image_url as a data: URL.`,
+      'unsupported_file_id',
+    );
+  }
+  const bytes = dataUrlBytes(r.image_url, `${param}.image_url`);
+  if (bytes.length > MAX_UPLOAD_BYTES) {
+    throw errors.uploadTooLarge(param, MAX_UPLOAD_BYTES);
+  }
+  return bytes;
+}
+
+/** OpenAI's JSON form: `images: [{image_url}]` and `mask: {image_url}`; the rest as in the form. */
+export function splitJsonEdit(body: unknown): {
+  image: Buffer;
+  mask: Buffer | null;
+  fields: Record<string, unknown>;
+} {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw errors.invalidRequest('The request body must be a JSON object.', 'invalid_body');
+  }
+  const { images, mask, ...fields } = body as Record<string, unknown>;
+  if (images === undefined || images === null)
+    throw errors.invalidParam(
+      'images',
+      'images is required: [{"image_url": "data:image/png;base64,..."}].',
+      'missing_required_parameter',
+    );
+  if (!Array.isArray(images) || images.length === 0)
+    throw errors.invalidParam('images', 'images must be a non-empty array of {"image_url": ...}.');
+  if (images.length > 1) throw oneImageOnly('images', images.length);
+  return {
+    image: reference(images[0], 'images[0]'),
+    mask: mask === undefined || mask === null ? null : reference(mask, 'mask'),
+    fields,
+  };
+}
+
+export function oneImageOnly(param: string, count: number) {
+  return errors.invalidParam(
+    param,
+    `Stable Diffusion edits one image per request (got ${count}); OpenAI's multi-image references are for its GPT image models.`,
+  );
+}

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI, { toFile } from 'openai';
-import sharp from 'sharp';
 import { EDIT_DEFAULTS, VARIATION_STRENGTH } from '../../src/api/edits.ts';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../../src/engine/types.ts';
@@ -12,24 +11,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { decodeMask } from '../../src/output/fit.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
-
-/** A 64x64 picture: red left half, blue right half. */
-export async function picture(): Promise<Buffer> {
-  const data = Buffer.alloc(64 * 64 * 3);
-  for (let i = 0; i < 64 * 64; i++) data.set(i % 64 < 32 ? [200, 30, 30] : [30, 30, 200], i * 3);
-  return sharp(data, { raw: { width: 64, height: 64, channels: 3 } })
-    .png()
-    .toBuffer();
-}
-
-/** OpenAI's mask convention: fully transparent (alpha 0) over the top half = change there. */
-export async function alphaMask(): Promise<Buffer> {
-  const data = Buffer.alloc(64 * 64 * 4, 255);
-  for (let i = 0; i < 64 * 32; i++) data[i * 4 + 3] = 0;
-  return sharp(data, { raw: { width: 64, height: 64, channels: 4 } })
-    .png()
-    .toBuffer();
-}
+import { alphaMask, picture } from './pictures.ts';
 
 const sd = { steps: 4, seed: 77, sampler: 'Euler', cfg_scale: 5, strength: 0.6 } as Record<string, unknown>;
 

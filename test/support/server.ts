@@ -29,8 +29,11 @@ export interface TestServerOptions {
   overrides?: ServerOverrides;
   /** Extra folders in the models dir: name → files (relative path → content). */
   extraModels?: Record<string, Record<string, string>>;
-  /** Copies of tiny-sd (its parts linked, its model_index.json copied) plus files: name → files. */
-  tinyCopies?: Record<string, Record<string, string>>;
+  /**
+   * Copies of tiny-sd (its parts linked, its model_index.json copied) plus files: name → files;
+   * a part given as null is left out (e.g. vae_encoder: null).
+   */
+  tinyCopies?: Record<string, Record<string, string | null>>;
   /** Skip listen() (for app.inject-only tests). */
   listen?: boolean;
 }
@@ -46,10 +49,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const dir = join(modelsDir, name);
     mkdirSync(dir);
     for (const part of readdirSync(kitPath('tiny-sd'))) {
+      if (files[part] === null) continue;
       if (part.endsWith('.json')) copyFileSync(kitPath('tiny-sd', part), join(dir, part));
       else symlinkSync(kitPath('tiny-sd', part), join(dir, part), 'dir');
     }
-    for (const [rel, content] of Object.entries(files)) writeFileSync(join(dir, rel), content);
+    for (const [rel, content] of Object.entries(files))
+      if (content !== null) writeFileSync(join(dir, rel), content);
   }
   for (const [name, files] of Object.entries(options.extraModels ?? {})) {
     for (const [rel, content] of Object.entries(files)) {

@@ -50,15 +50,19 @@ describe('openai SDK: images.edit and images.createVariation', kitTestOptions(),
     await pipeline?.dispose?.();
   });
 
-  test('edit with a mask (b64_json) equals the engine with the same init, mask and defaults', async () => {
-    const res = await client.images.edit({
+  /** The picture, its mask and our fields, as every masked edit here sends them. */
+  async function masked() {
+    return {
       image: await toFile(png, 'in.png'),
       mask: await toFile(mask, 'mask.png'),
       prompt: 'a green square',
       model: TINY,
-      response_format: 'b64_json',
       ...sd,
-    });
+    };
+  }
+
+  test('edit with a mask (b64_json) equals the engine with the same init, mask and defaults', async () => {
+    const res = await client.images.edit({ ...(await masked()), response_format: 'b64_json' });
     const got = await decodeImage(Buffer.from(res.data![0].b64_json!, 'base64'));
     assert.equal(got.width, 64);
     const want = await engine({
@@ -109,15 +113,7 @@ describe('openai SDK: images.edit and images.createVariation', kitTestOptions(),
   });
 
   test('stream: image_edit.partial_image and image_edit.completed with OpenAI fields; final equals JSON', async () => {
-    const stream = await client.images.edit({
-      image: await toFile(png, 'in.png'),
-      mask: await toFile(mask, 'mask.png'),
-      prompt: 'a green square',
-      model: TINY,
-      stream: true,
-      partial_images: 2,
-      ...sd,
-    });
+    const stream = await client.images.edit({ ...(await masked()), stream: true, partial_images: 2 });
     const types: string[] = [];
     let completed: Record<string, unknown> | null = null;
     for await (const ev of stream) {

@@ -110,11 +110,13 @@ export class ImagineClient {
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A form (edits) sets its own multipart content type with the boundary.
+    const form = body instanceof FormData;
+    if (body !== undefined && !form) headers['content-type'] = 'application/json';
     const res = await this.fetchImpl(`${this.baseUrl}${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : form ? body : JSON.stringify(body),
       signal: options.signal,
     });
     if (!res.ok) throw await toApiError(res);
@@ -131,8 +133,24 @@ export class ImagineClient {
   }
 
   /** POST /v1/images/generations with stream: true. Aborting `signal` cancels the job. */
-  async generateStream(body: GenerationRequestBody, options: RequestOptions = {}): Promise<GenerationStream> {
-    const res = await this.request('POST', '/v1/images/generations', { ...body, stream: true }, options);
+  generateStream(body: GenerationRequestBody, options: RequestOptions = {}): Promise<GenerationStream> {
+    return this.stream('/v1/images/generations', { ...body, stream: true }, options);
+  }
+
+  /** POST /v1/images/edits with a multipart form (image, mask, prompt, ...), answered when ready. */
+  edit(form: FormData, options?: RequestOptions): Promise<ImagesResponse> {
+    form.set('stream', 'false');
+    return this.json('POST', '/v1/images/edits', form, options);
+  }
+
+  /** POST /v1/images/edits streamed: the image_edit.* events. Aborting `signal` cancels the job. */
+  editStream(form: FormData, options: RequestOptions = {}): Promise<GenerationStream> {
+    form.set('stream', 'true');
+    return this.stream('/v1/images/edits', form, options);
+  }
+
+  private async stream(path: string, body: unknown, options: RequestOptions): Promise<GenerationStream> {
+    const res = await this.request('POST', path, body, options);
     const jobId = res.headers.get('x-request-id');
     const events = streamEvents(res, options.signal);
     return { jobId, [Symbol.asyncIterator]: () => events };

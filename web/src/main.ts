@@ -5,14 +5,17 @@ import {
   type CompletedEvent,
   type GenerationParams,
   type GenerationRequestBody,
+  type GenerationStream,
   type ImagesResponse,
   ImagineApiError,
   ImagineClient,
   type ModelObject,
   type ProgressEvent,
+  type StreamEvent,
 } from '../../src/client/index.ts';
 import { RNG_SOURCES, SAMPLER_NAMES } from '../../src/engine/types.ts';
 import { MIME_TYPES, type OutputFormat } from '../../src/output/format.ts';
+import { setUpEditMode } from './edit.ts';
 import { ASPECTS, parseSize, presetSizes } from './sizes.ts';
 import { curlSnippet, openaiSnippet, type SnippetBody } from './snippets.ts';
 
@@ -29,6 +32,7 @@ const FIELD_PARAMS = [
   'n',
   'rng',
   'size',
+  'image',
 ] as const;
 type FieldParam = (typeof FIELD_PARAMS)[number] | 'api_key';
 
@@ -85,7 +89,10 @@ const CONTROLS: Record<FieldParam, HTMLElement[]> = {
   n: [ui.n],
   rng: [ui.rng],
   size: [ui.width, ui.height],
+  image: [byId('edit-file', HTMLInputElement)],
 };
+
+const edit = setUpEditMode();
 
 let models: ModelObject[] = [];
 let current: { ctrl: AbortController; client: ImagineClient; jobId: string | null } | null = null;
@@ -424,14 +431,16 @@ interface Finished {
 /** n = 1: stream the job, then read its full parameters from the job record. */
 async function runStream(
   api: ImagineClient,
-  body: GenerationRequestBody,
+  open: () => Promise<GenerationStream>,
   signal: AbortSignal,
 ): Promise<Finished> {
-  const stream = await api.generateStream({ ...body, response_format: 'b64_json' }, { signal });
+  const stream = await open();
   setJobId(stream.jobId);
   let completed: CompletedEvent | null = null;
-  for await (const ev of stream) {
+  for await (const raw of stream) {
     if (signal.aborted) break;
+    // An edit streams the same events as image_edit.*.
+    const ev = { ...raw, type: raw.type.replace(/^image_edit\./, 'image_generation.') } as StreamEvent;
     switch (ev.type) {
       case 'image_generation.queued':
         setRunState(
@@ -467,11 +476,7 @@ async function runStream(
 }
 
 /** n > 1: one JSON request; its progress is not streamed, so the bar shows time elapsed. */
-async function runBatch(
-  api: ImagineClient,
-  body: GenerationRequestBody,
-  signal: AbortSignal,
-): Promise<Finished> {
+async function runBatch(body: GenerationRequestBody, call: () => Promise<ImagesResponse>): Promise<Finished> {
   ui.progress.removeAttribute('value');
   const started = performance.now();
   setRunState('running', `Generating ${body.n} images…`);
@@ -479,7 +484,7 @@ async function runBatch(
     ui.progressText.textContent = `${Math.round((performance.now() - started) / 1000)} s elapsed`;
   }, 500);
   try {
-    const response = await api.generate({ ...body, response_format: 'b64_json' }, { signal });
+    const response = await call();
     setJobId(response.imagine.job_id);
     return { images: response.data.map((d) => ({ b64: d.b64_json ?? '', seed: d.seed })), response };
   } finally {
@@ -502,8 +507,17 @@ async function generate(): Promise<void> {
   setBusy(true);
   setRunState('queued', 'Sending…');
   try {
+    const signal = ctrl.signal;
+    const b64 = { ...body, response_format: 'b64_json' as const };
+    const form = edit.active() ? await edit.form(b64) : null;
     const done =
-      (body.n ?? 1) > 1 ? await runBatch(api, body, ctrl.signal) : await runStream(api, body, ctrl.signal);
+      (body.n ?? 1) > 1
+        ? await runBatch(body, () => (form ? api.edit(form, { signal }) : api.generate(b64, { signal })))
+        : await runStream(
+            api,
+            () => (form ? api.editStream(form, { signal }) : api.generateStream(b64, { signal })),
+            signal,
+          );
     const t = done.response.imagine.timings;
     ui.progress.max = 1;
     ui.progress.value = 1;
@@ -555,9 +569,13 @@ function cancel(): void {
 
 // ---- results ----
 
-function toBlobUrl(b64: string, format: OutputFormat): string {
+function toBlob(b64: string, format: OutputFormat): Blob {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return URL.createObjectURL(new Blob([bytes], { type: MIME_TYPES[format] }));
+  return new Blob([bytes], { type: MIME_TYPES[format] });
+}
+
+function toBlobUrl(b64: string, format: OutputFormat): string {
+  return URL.createObjectURL(toBlob(b64, format));
 }
 
 type Parameters = ImagesResponse['imagine']['parameters'];
@@ -691,6 +709,8 @@ function addResult(done: Finished): string {
     'div',
     { className: 'actions' },
     ...(sd ? [button('Use these settings', () => useAgain(sd))] : []),
+    // From the bytes, not the blob: URL (the page's CSP lets it fetch only its own origin).
+    button('Edit this result', () => void edit.load(toBlob(done.images[0].b64, format))),
     button('Copy as curl', (b) => void copy('curl command', curlSnippet(location.origin, body), b)),
     button(
       'Copy as OpenAI SDK code',

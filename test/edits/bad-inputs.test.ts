@@ -30,7 +30,10 @@ describe('edits: bad inputs and the raw forms', kitTestOptions(), () => {
   let png: Buffer;
   before(async () => {
     ts = await startTestServer({
-      tinyCopies: { 'no-encoder': { vae_encoder: null } },
+      tinyCopies: {
+        'no-encoder': { vae_encoder: null },
+        'mj-style': { 'imagine.json': JSON.stringify({ family: 'midjourney-style' }) },
+      },
     });
     png = await picture();
   });
@@ -149,6 +152,19 @@ describe('edits: bad inputs and the raw forms', kitTestOptions(), () => {
       imagine: { can_edit: boolean };
     };
     assert.equal(m.imagine.can_edit, false);
+  });
+
+  test('a Midjourney-style grid model is a 400 naming model', async () => {
+    const e = await expectError(
+      form([
+        ['model', 'mj-style'],
+        ['prompt', 'x'],
+        ['image', png],
+      ]),
+      400,
+      'model',
+    );
+    assert.match(e.message, /Midjourney/);
   });
 
   test('variations refuse fields they do not take', async () => {

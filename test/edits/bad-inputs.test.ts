@@ -137,16 +137,20 @@ describe('edits: bad inputs and the raw forms', kitTestOptions(), () => {
     await expectError(form([...ok, ['image', png], ['bogus', '1']]), 400, 'bogus');
   });
 
-  test('a model without vae_encoder is a 400 naming model; /v1/models says it cannot edit', async () => {
-    const e = await expectError(
+  /** An edit of `model` that must be refused with a 400 naming model. */
+  const modelRefused = (model: string) =>
+    expectError(
       form([
-        ['model', 'no-encoder'],
+        ['model', model],
         ['prompt', 'x'],
         ['image', png],
       ]),
       400,
       'model',
     );
+
+  test('a model without vae_encoder is a 400 naming model; /v1/models says it cannot edit', async () => {
+    const e = await modelRefused('no-encoder');
     assert.match(e.message, /vae_encoder/);
     const m = (await (await fetch(`${ts.url}/v1/models/no-encoder`)).json()) as {
       imagine: { can_edit: boolean };
@@ -155,15 +159,7 @@ describe('edits: bad inputs and the raw forms', kitTestOptions(), () => {
   });
 
   test('a Midjourney-style grid model is a 400 naming model', async () => {
-    const e = await expectError(
-      form([
-        ['model', 'mj-style'],
-        ['prompt', 'x'],
-        ['image', png],
-      ]),
-      400,
-      'model',
-    );
+    const e = await modelRefused('mj-style');
     assert.match(e.message, /Midjourney/);
   });
 

@@ -9,6 +9,8 @@ import {
   type RngSource,
   SAMPLER_NAMES,
   type SamplerName,
+  VAE_CHOICES,
+  type VaeChoice,
 } from '../engine/types.ts';
 import { errors, type ImagineError } from '../errors.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/format.ts';
@@ -39,6 +41,7 @@ export const GENERATION_FIELDS = [
   'stream',
   'cfg_scale',
   'rng',
+  'vae',
   'size',
   'response_format',
   'output_format',
@@ -107,6 +110,7 @@ export const generationSchema = z.strictObject(
       .max(MAX_CFG_SCALE, { error: `cfg_scale must be a number from ${MIN_CFG_SCALE} to ${MAX_CFG_SCALE}` })
       .nullish(),
     rng: oneOf('rng', RNG_SOURCES).nullish(),
+    vae: oneOf('vae', VAE_CHOICES).nullish(),
     size: z
       .string({ error: 'size must be a string "WIDTHxHEIGHT" such as "512x512", or "auto"' })
       .regex(/^(auto|[1-9]\d{0,4}x[1-9]\d{0,4})$/, {
@@ -163,6 +167,8 @@ export interface GenerationParams extends OutputParams {
   stream: boolean;
   cfg_scale: number;
   rng: RngSource;
+  /** 'tiny': decode (and encode) with the model's tiny VAE (a 400 naming vae when it has none). */
+  vae: VaeChoice;
   width: number;
   height: number;
   size: string;
@@ -251,6 +257,7 @@ export function resolveGenerationParams(
     stream: req.stream ?? false,
     cfg_scale: req.cfg_scale ?? model.defaults.cfgScale,
     rng: req.rng ?? 'cpu',
+    vae: req.vae ?? 'full',
     width,
     height,
     size: `${width}x${height}`,

@@ -39,6 +39,11 @@ export interface ModelInfoBlock {
   /** 'inpaint': an inpainting model (9-channel UNet: mask and masked picture are its inputs). */
   unet_kind: 'standard' | 'inpaint' | null;
   defaults: { steps: number; sampler: SamplerName; cfg_scale: number; size: string } | null;
+  /**
+   * The tiny VAE (TAESD) its settings name (tiny_vae), for requests with `vae: "tiny"`; null when
+   * it names none. `available` false: it does not load (`reason` says why); `vae: "full"` still works.
+   */
+  tiny_vae?: { available: boolean; reason: string | null } | null;
 }
 
 export interface ModelObject {

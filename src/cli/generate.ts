@@ -6,18 +6,21 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { ModelFolderInfo } from '../engine/model-folder.ts';
+import { type ModelFolderInfo, readModelFolder } from '../engine/model-folder.ts';
 import {
   type EditInput,
   RNG_SOURCES,
   type RngSource,
   SAMPLER_NAMES,
   type SamplerName,
+  VAE_CHOICES,
+  type VaeChoice,
 } from '../engine/types.ts';
 import { randomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry } from '../models/registry.ts';
+import { resolveTinyVae, type TinyVaeStatus } from '../models/tiny-vae-folder.ts';
 import { formatFromPath } from '../output/format.ts';
 import { infotextOf } from '../output/infotext.ts';
 
@@ -36,6 +39,7 @@ interface GenerateFlags {
   n: number;
   size?: { width: number; height: number };
   rng: RngSource;
+  vae: VaeChoice;
   output: string;
   quality?: number;
   progress: boolean;
@@ -75,8 +79,26 @@ function size(value: string): { width: number; height: number } {
  * (aliases from the folders' imagine.json and the models config).
  */
 export function resolveModelDir(model: string | undefined, modelsDir: string, modelsConfig?: string): string {
+  return resolveModel(model, modelsDir, modelsConfig).dir;
+}
+
+/** The model folder and the tiny VAE its settings name (resolved as the server resolves it). */
+export function resolveModel(
+  model: string | undefined,
+  modelsDir: string,
+  modelsConfig?: string,
+): { dir: string; tinyVae: TinyVaeStatus | null } {
   const id = model ?? DEFAULT_MODEL;
-  if (model && existsSync(join(model, 'model_index.json'))) return resolve(model);
+  if (model && existsSync(join(model, 'model_index.json'))) {
+    const dir = resolve(model);
+    let named: string | null = null;
+    try {
+      named = readModelFolder(dir).tinyVae;
+    } catch {
+      // The load reports the folder's problem.
+    }
+    return { dir, tinyVae: resolveTinyVae(named, dir, new Map()) };
+  }
   const settings = loadModelsConfig(
     modelsConfig ?? process.env.IMAGINE_MODELS_CONFIG ?? null,
     modelsDir,
@@ -92,7 +114,7 @@ export function resolveModelDir(model: string | undefined, modelsDir: string, mo
       `model '${id}' not found: no model folder at '${model ?? resolve(modelsDir, id)}' nor a model of that id or alias in '${modelsDir}'`,
     );
   }
-  return resolve(entry.dir);
+  return { dir: resolve(entry.dir), tinyVae: entry.tinyVae ?? null };
 }
 
 /** out.png with n = 3 → out-0.png, out-1.png, out-2.png. */
@@ -132,6 +154,14 @@ function addGenerationOptions(command: Command, sizeDefault = 'native size'): Co
       size,
     )
     .addOption(new Option('--rng <source>', 'noise source').choices(RNG_SOURCES).default('cpu'))
+    .addOption(
+      new Option(
+        '--vae <which>',
+        "'tiny': decode (and encode) with the model's tiny VAE (its tiny_vae setting)",
+      )
+        .choices(VAE_CHOICES)
+        .default('full'),
+    )
     .requiredOption('--output <path>', 'output file; its extension picks png, jpg/jpeg or webp')
     .option('--quality <0-100>', 'jpeg/webp quality', integer)
     .option('--no-progress', 'no progress bar')
@@ -209,8 +239,18 @@ async function runGenerate(flags: GenerateFlags, edit?: EditFlags): Promise<void
   // Loaded on use so that other commands start without onnxruntime and sharp.
   const { loadPipeline } = await import('../engine/pipeline.ts');
   const { encodeImage } = await import('../output/encode.ts');
-  const modelDir = resolveModelDir(flags.model, flags.modelsDir, flags.modelsConfig);
-  const pipeline = await loadPipeline(modelDir);
+  const { dir: modelDir, tinyVae } = resolveModel(flags.model, flags.modelsDir, flags.modelsConfig);
+  if (flags.vae === 'tiny' && !tinyVae?.available) {
+    throw errors.invalidParam(
+      'vae',
+      tinyVae
+        ? `--vae tiny: ${tinyVae.reason}`
+        : `--vae tiny: model '${basename(modelDir)}' names no tiny VAE (set tiny_vae in its imagine.json or the models config)`,
+      'tiny_vae_unavailable',
+    );
+  }
+  // Only a tiny render loads the tiny VAE: a full one needs nothing of it.
+  const pipeline = await loadPipeline(modelDir, flags.vae === 'tiny' ? { tinyVae: tinyVae?.path } : {});
   try {
     const info = pipeline.info;
     const steps = flags.steps ?? info.defaults.steps;
@@ -235,6 +275,7 @@ async function runGenerate(flags: GenerateFlags, edit?: EditFlags): Promise<void
       width: fitted?.width ?? flags.size?.width ?? info.nativeWidth,
       height: fitted?.height ?? flags.size?.height ?? info.nativeHeight,
       rng: flags.rng,
+      vae: flags.vae,
       init: fitted?.init,
     };
     const result = await pipeline

@@ -71,6 +71,8 @@ export interface ModelFolderInfo {
   family: 'stable-diffusion' | 'midjourney-style';
   /** Other names a request may use for this model. */
   aliases: string[];
+  /** Settings' tiny_vae as written (a model id or a folder); the registry resolves it. */
+  tinyVae: string | null;
   /**
    * Bytes of the weights the pipeline loads, as held in memory on CPU: fp16 weights count as
    * float32, since ONNX Runtime's CPU provider upcasts them (see runtime/onnx-weights.ts).
@@ -333,6 +335,7 @@ export function readModelFolder(dir: string, settings?: ModelSettings | null): M
     defaults,
     family: own.family ?? (own.style === 'midjourney' ? 'midjourney-style' : 'stable-diffusion'),
     aliases: own.aliases ?? [],
+    tinyVae: own.tiny_vae ?? null,
     architecture,
     forceZerosForEmptyPrompt: architecture === 'sdxl' && index.force_zeros_for_empty_prompt !== false,
     kind: unetKind(unetCfg, index),

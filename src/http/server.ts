@@ -40,7 +40,7 @@ export interface ServerOverrides {
   /** Where notify-hook pushes go (default the relay's shared hub). */
   notifyHub?: NotifyHub;
   /** How a model folder becomes a pipeline (default: loadThreadPipeline, the engine in a worker thread). */
-  load?: (dir: string) => Promise<Pipeline>;
+  load?: (dir: string, extra?: { tinyVae?: string }) => Promise<Pipeline>;
   /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
   executionProvider?: ServerConfig['executionProvider'];
   previewIntervalMs?: number;
@@ -74,7 +74,7 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
     createModelRegistry({
       modelsDir: config.modelsDir,
       // Each model runs in a worker thread of its own, so model calls never block this event loop.
-      load: overrides.load ?? ((dir) => loadThreadPipeline(dir, { load: { runtime } })),
+      load: overrides.load ?? ((dir, extra) => loadThreadPipeline(dir, { load: { runtime, ...extra } })),
       memoryBudget: config.memoryBudget,
       rescanMs: overrides.rescanMs,
       isBusy: (id) => busy(id),

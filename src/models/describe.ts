@@ -87,6 +87,7 @@ export function describeModel(entry: ModelEntry, state: ModelState, reason = ent
             size: `${info.nativeWidth}x${info.nativeHeight}`,
           }
         : null,
+      tiny_vae: entry.tinyVae ? { available: entry.tinyVae.available, reason: entry.tinyVae.reason } : null,
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   workOf,
 } from './admission.ts';
 import { estimateMemory, planEvictions } from './residency.ts';
+import { isTinyVaeFolder, resolveTinyVae, type TinyVaeStatus } from './tiny-vae-folder.ts';
 
 export type ModelState = 'loaded' | 'loading' | 'available' | 'unavailable';
 
@@ -43,6 +44,17 @@ export interface ModelEntry {
   memoryEstimate: number | null;
   /** Working memory by request and the sizes that fit (models/admission.ts); null when unusable. */
   memory?: EntryMemory | null;
+  /**
+   * The tiny VAE its settings name (tiny_vae), resolved, with whether it loads; null when none.
+   * Tiny VAE folders in the models dir are not models themselves: they are kept out of the list.
+   */
+  tinyVae?: TinyVaeStatus | null;
+}
+
+/** What the registry passes to a load besides the folder. */
+export interface RegistryLoadOptions {
+  /** The tiny VAE folder (LoadOptions.tinyVae), when the model names a usable one. */
+  tinyVae?: string;
 }
 
 export interface ModelRegistry {
@@ -76,7 +88,7 @@ export interface RegistryLog {
 
 export interface ModelRegistryOptions {
   modelsDir: string;
-  load: (dir: string) => Promise<Pipeline>;
+  load: (dir: string, extra?: RegistryLoadOptions) => Promise<Pipeline>;
   /** How long a directory scan is reused, in ms (default 2000). */
   rescanMs?: number;
   /** Bytes loaded models may hold together (estimates); null or absent = no limit. */
@@ -100,17 +112,19 @@ function scan(
     return [];
   }
   const out: ModelEntry[] = [];
+  const folders: Array<{ name: string; dir: string; created: number }> = [];
+  const tinyVaeDirs = new Map<string, string>();
   for (const name of names.sort()) {
     if (!MODEL_ID_PATTERN.test(name)) continue;
     const dir = join(modelsDir, name);
-    let created = 0;
     try {
       const st = statSync(dir);
       if (!st.isDirectory()) continue;
-      created = Math.floor(st.mtimeMs / 1000);
-    } catch {
-      continue;
-    }
+      if (isTinyVaeFolder(dir)) tinyVaeDirs.set(name, dir);
+      else folders.push({ name, dir, created: Math.floor(st.mtimeMs / 1000) });
+    } catch {}
+  }
+  for (const { name, dir, created } of folders) {
     try {
       const info = readModelFolder(dir, settings[name]);
       const memoryEstimate = estimateMemory(info);
@@ -124,6 +138,7 @@ function scan(
         aliases: info.aliases,
         memoryEstimate,
         memory: entryMemory(info, memoryEstimate, budget),
+        tinyVae: resolveTinyVae(info.tinyVae, dir, tinyVaeDirs),
       });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -138,6 +153,7 @@ function scan(
         aliases,
         memoryEstimate: null,
         memory: null,
+        tinyVae: null,
       });
     }
   }
@@ -163,6 +179,9 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
   const loaded = new Map<string, Loaded>();
   const loading = new Map<string, Promise<Pipeline>>();
   const loadErrors = new Map<string, string>();
+  // Tiny VAE folders that passed the static check but failed to load, by path: the model then
+  // loads without one (vae 'full' keeps working) and lists the tiny VAE unavailable with this.
+  const tinyLoadErrors = new Map<string, string>();
   // One load at a time: each makes room before it starts, from a settled picture of memory.
   let loadChain: Promise<unknown> = Promise.resolve();
   let clock = 0;
@@ -171,9 +190,35 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
   function entries(): ModelEntry[] {
     if (!cache || Date.now() - cache.at >= rescanMs) {
       cache = { at: Date.now(), entries: scan(options.modelsDir, settings, budget) };
+      for (const e of cache.entries) markTinyFailure(e);
       forgetRemoved(cache.entries);
     }
     return cache.entries;
+  }
+
+  function markTinyFailure(entry: ModelEntry): void {
+    const failure = entry.tinyVae ? tinyLoadErrors.get(entry.tinyVae.path) : undefined;
+    if (entry.tinyVae?.available && failure)
+      entry.tinyVae = { ...entry.tinyVae, available: false, reason: failure };
+  }
+
+  /** Loads the model with its tiny VAE; when only the tiny VAE fails, again without it. */
+  async function loadEntry(entry: ModelEntry): Promise<Pipeline> {
+    const tiny = entry.tinyVae?.available ? entry.tinyVae.path : undefined;
+    if (!tiny) return options.load(entry.dir);
+    try {
+      return await options.load(entry.dir, { tinyVae: tiny });
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e);
+      if (!/tiny VAE/.test(detail)) throw e;
+      tinyLoadErrors.set(tiny, `tiny VAE '${entry.info?.tinyVae}' (${tiny}) failed to load: ${detail}`);
+      markTinyFailure(entry);
+      log.warn(
+        { model: entry.id, tinyVae: tiny, err: detail },
+        'tiny VAE failed to load; loading the model without it',
+      );
+      return options.load(entry.dir);
+    }
   }
 
   /** A folder that disappeared takes its loaded model with it, once that model is idle. */
@@ -298,7 +343,7 @@ export function createModelRegistry(options: ModelRegistryOptions): ModelRegistr
       .then(async () => {
         await makeRoom(entry);
         const started = performance.now();
-        const pipe = await options.load(entry.dir);
+        const pipe = await loadEntry(entry);
         const l: Loaded = {
           pipeline: pipe,
           estimate: entry.memoryEstimate ?? 0,

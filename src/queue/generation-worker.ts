@@ -236,6 +236,8 @@ export function createGenerationProcessor(
       ...(job.data.variation ? { variation: job.data.variation } : {}),
       ...(job.data.schedule ? { schedule: job.data.schedule } : {}),
       ...(job.data.init ? { init: editInput(job.data.init, params.width, params.height) } : {}),
+      // Jobs queued before the field existed carry none: the full VAE, as then.
+      vae: params.vae ?? 'full',
     };
     const interrupt = options.interrupts?.open(job.id);
     const engineOptions = { signal: job.signal, onEvent, previewIntervalMs, interrupt };

@@ -54,7 +54,7 @@ export function startWorkerNode(
   const models = createModelRegistry({
     modelsDir: config.modelsDir,
     // Each model runs in a worker thread of its own, so Redis heartbeats and cancels never wait on it.
-    load: (dir) => loadThreadPipeline(dir, { load: { runtime } }),
+    load: (dir, extra) => loadThreadPipeline(dir, { load: { runtime, ...extra } }),
     settings: modelsConfig.models,
     // A worker holds its own models, so the budget is per worker, as `imagine serve` has it.
     memoryBudget: config.memoryBudget,

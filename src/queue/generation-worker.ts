@@ -8,6 +8,7 @@ import {
   type MidjourneyResultInfo,
 } from '../api/generation.ts';
 import type { EditInput, EngineEvent, RawImage } from '../engine/types.ts';
+import { errors } from '../errors.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { encodeImage } from '../output/encode.ts';
 import { formatInfotext } from '../output/infotext.ts';
@@ -168,6 +169,17 @@ export function createGenerationProcessor(
     }
     const pipeline = await options.models.pipeline(params.model);
     job.signal.throwIfAborted();
+    if (params.vae === 'tiny') {
+      // The engine only knows it has none; the registry knows why (a broken folder, a failed load).
+      const tiny = options.models.get(params.model)?.tinyVae;
+      if (tiny && !tiny.available) {
+        throw errors.invalidParam(
+          'vae',
+          `vae 'tiny' is unavailable: ${tiny.reason}. vae 'full' works.`,
+          'tiny_vae_unavailable',
+        );
+      }
+    }
     const encodeOpts = {
       format: params.output_format,
       compression: params.output_compression ?? undefined,

@@ -10,13 +10,18 @@ import type { ModelList } from '../../src/api/models.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, tinyBody } from '../support/server.ts';
 
-async function post(url: string, body: Record<string, unknown>) {
+interface Reply {
+  data: Array<{ b64_json?: string }>;
+  error: { message: string; param: string | null; code: string | null };
+}
+
+async function post(url: string, body: Record<string, unknown>): Promise<{ status: number; json: Reply }> {
   const res = await fetch(`${url}/v1/images/generations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Reply };
 }
 
 describe('tiny_vae through the registry and the API', kitTestOptions(), () => {

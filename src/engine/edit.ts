@@ -32,7 +32,8 @@ export interface EditSpec {
   table: SigmaTable;
   width: number;
   height: number;
-  encoder: VaeEncoder;
+  /** The full VAE's encoder, or the tiny VAE's (vae 'tiny'): the same latent convention. */
+  encoder: Pick<VaeEncoder, 'encode'>;
   /** Called before each encoder run (cancellation). */
   beforeModelCall: () => void;
 }

@@ -257,9 +257,22 @@ function createPipeline(
     let edit: PreparedEdit | null = null;
     let imageCond: { data: Float32Array; channels: number } | undefined;
     let encodeMs = 0;
+    // Encoder time spent inside the tiny VAE's counter, which vaeMs (decode) must not count.
+    let tinyEncodeMs = 0;
     if (req.init || info.kind === 'inpaint') {
-      const enc = await encoderSession();
-      const before = enc.session.runMs;
+      // vae 'tiny' encodes with the tiny VAE too (when it has an encoder: TAESD's ONNX decoder may
+      // come alone, and then the full encoder does it), so the full encoder is never loaded for it.
+      const tinyEncoder = useTiny && tiny?.info.hasEncoder ? tiny : null;
+      const enc = tinyEncoder
+        ? {
+            runMs: () => tinyEncoder.runMs,
+            encoder: {
+              encode: (x: Float32Array, width: number, height: number) =>
+                tinyEncoder.encode(x, [3, height, width]),
+            },
+          }
+        : await encoderSession().then((e) => ({ runMs: () => e.session.runMs, encoder: e.encoder }));
+      const before = enc.runMs();
       const common = {
         width: req.width,
         height: req.height,
@@ -284,7 +297,8 @@ function createPipeline(
         if (signal?.aborted) throw abortError(signal);
         throw rethrowRun(info, e);
       }
-      encodeMs = enc.session.runMs - before;
+      encodeMs = enc.runMs() - before;
+      if (tinyEncoder) tinyEncodeMs = encodeMs;
     }
     const plan = edit?.plan ?? planSampling(req.sampler, table, req.steps, req.schedule);
     const noise = drawNoise();
@@ -397,7 +411,7 @@ function createPipeline(
         totalMs: performance.now() - started,
         textMs: textSession.runMs - ort0.text,
         unetMs: unet.runMs - ort0.unet,
-        vaeMs: vaeSession.runMs + (tiny?.runMs ?? 0) - ort0.vae,
+        vaeMs: vaeSession.runMs + (tiny?.runMs ?? 0) - ort0.vae - tinyEncodeMs,
         steps: edit ? edit.plan.steps : req.steps,
         ...(req.init || imageCond ? { encodeMs } : {}),
         previewMs: previewer.stats.ms,

@@ -1,7 +1,15 @@
 // pullModel against the fake hub: what is downloaded, resume, hash checks, gated/missing repos and
 // revisions, repos that are not SD ONNX models, and that nothing half-pulled is ever installed.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
@@ -13,7 +21,9 @@ import {
   pullModel,
   SOURCE_FILE,
 } from '../../src/models/hub/index.ts';
+import { createModelRegistry } from '../../src/models/registry.ts';
 import { readFolder } from '../support/fake-hf-hub.ts';
+import { kitPath, kitTestOptions } from '../support/kit.ts';
 import { writeSyntheticModel } from '../support/synthetic-model.ts';
 import { type HubFixture, startHubFixture, TOKEN } from './hub-fixture.ts';
 
@@ -359,5 +369,98 @@ describe('models pull', () => {
       pullModel({ spec: 'acme/tiny-sd-onnx', modelsDir: fx.modelsDir(), env: { HF_ENDPOINT: 'hub.local' } }),
     );
     assert.equal(bad.message, "HF_ENDPOINT 'hub.local' is not an http(s) URL");
+  });
+});
+
+describe('models pull: a tiny VAE (madebyollin/taesd)', kitTestOptions(), () => {
+  let fx: HubFixture;
+  const env = () => ({ HF_ENDPOINT: fx.hub.url });
+  before(async () => {
+    fx = await startHubFixture();
+    const kit = (f: string) => readFileSync(kitPath('taesd-tiny', f));
+    // The hub's layout: the diffusers AutoencoderTiny files at the root, beside PyTorch weights.
+    fx.hub.addRepo({
+      id: 'madebyollin/taesd',
+      revisions: {
+        main: {
+          '.gitattributes': Buffer.from('*.safetensors filter=lfs diff=lfs merge=lfs -text\n'),
+          'README.md': Buffer.from('# TAESD\n'),
+          'config.json': kit('config.json'),
+          'diffusion_pytorch_model.safetensors': kit('diffusion_pytorch_model.safetensors'),
+          'diffusion_pytorch_model.bin': Buffer.alloc(300, 3),
+          'images/screenshot.png': Buffer.alloc(200, 4),
+        },
+      },
+    });
+    // A full VAE repo looks the same from its listing; its config says otherwise.
+    fx.hub.addRepo({
+      id: 'acme/sd-vae-ft-mse',
+      revisions: {
+        main: {
+          'config.json': Buffer.from('{"_class_name": "AutoencoderKL", "latent_channels": 4}'),
+          'diffusion_pytorch_model.safetensors': Buffer.alloc(4000, 1),
+        },
+      },
+    });
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  test('installs a usable tiny VAE that a model naming it serves vae tiny with', async () => {
+    const modelsDir = fx.modelsDir();
+    const r = await pullModel({ spec: 'madebyollin/taesd', modelsDir, env: env() });
+    assert.equal(r.kind, 'tiny-vae');
+    assert.equal(r.id, 'taesd');
+    assert.deepEqual(filesOf(r.dir), ['config.json', 'diffusion_pytorch_model.safetensors']);
+    assert.ok(!fx.hub.requests.some((q) => /\.bin|\.png|README/.test(q.path)));
+
+    symlinkSync(kitPath('tiny-sd'), join(modelsDir, 'tiny-sd'), 'dir');
+    const registry = createModelRegistry({
+      modelsDir,
+      settings: { 'tiny-sd': { tiny_vae: 'taesd' } },
+      load: (dir, extra) => loadPipeline(dir, extra),
+    });
+    const reference = await loadPipeline(kitPath('tiny-sd'), { tinyVae: kitPath('taesd-tiny') });
+    try {
+      assert.deepEqual(
+        registry.list().map((e) => e.id),
+        ['tiny-sd'],
+        'the tiny VAE is not listed as a model',
+      );
+      assert.equal(registry.get('tiny-sd')?.tinyVae?.available, true);
+      const request = {
+        prompt: 'a red circle',
+        sampler: 'Euler' as const,
+        steps: 2,
+        cfgScale: 3,
+        seed: 5,
+        n: 1,
+        width: 64,
+        height: 64,
+        rng: 'cpu' as const,
+        vae: 'tiny' as const,
+      };
+      const pipeline = await registry.pipeline('tiny-sd');
+      const got = await pipeline.generate(request);
+      const want = await reference.generate(request);
+      assert.deepEqual(got.images[0].data, want.images[0].data);
+    } finally {
+      await registry.dispose();
+      await reference.dispose();
+    }
+  });
+
+  test('a full VAE repo (AutoencoderKL) is refused before its weights are downloaded', async () => {
+    const modelsDir = fx.modelsDir();
+    const e = await rejection(pullModel({ spec: 'acme/sd-vae-ft-mse', modelsDir, env: env() }));
+    assert.equal(e.code, 'unsupported_model');
+    assert.match(e.message, /AutoencoderKL, not a tiny VAE/);
+    assert.ok(
+      !fx.hub.requests.some(
+        (q) => q.path.includes('diffusion_pytorch_model.safetensors') && q.path.includes('sd-vae'),
+      ),
+    );
+    assert.deepEqual(readdirSync(modelsDir), []);
   });
 });

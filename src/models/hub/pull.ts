@@ -20,6 +20,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { readModelFolder } from '../../engine/model-folder.ts';
 import { errors } from '../../errors.ts';
+import { isTinyVaeFolder, tinyVaeProblem } from '../tiny-vae-folder.ts';
 import {
   downloadRepoFile,
   type HubContext,
@@ -36,6 +37,7 @@ import {
   parseRepoSpec,
   type RepoFile,
   selectModelFiles,
+  selectTinyVaeFiles,
   unsupportedPipeline,
 } from './selection.ts';
 
@@ -76,6 +78,11 @@ export interface PullOptions extends HubOptions {
 
 export interface PullResult {
   id: string;
+  /**
+   * 'tiny-vae': a TAESD-family tiny VAE, not a text-to-image model: models use it by naming its id
+   * in their tiny_vae setting (the registry keeps it out of the model list).
+   */
+  kind: 'model' | 'tiny-vae';
   dir: string;
   source: PullSource;
   files: { path: string; size: number }[];
@@ -212,7 +219,16 @@ async function downloadAll(files: RepoFile[], o: DownloadAllOptions): Promise<nu
  * whose graphs do not fit together fails here, not on the first request. The engine is imported
  * only now so that listing or removing models never loads ONNX Runtime.
  */
-async function loadsOnce(dir: string): Promise<void> {
+async function loadsOnce(dir: string, kind: PullResult['kind']): Promise<void> {
+  if (kind === 'tiny-vae') {
+    // The same check the registry makes, then the load the pipeline makes (both graphs in ORT).
+    const problem = tinyVaeProblem(dir);
+    if (problem) throw new Error(problem);
+    const { TinyVae } = await import('../../engine/tiny-vae.ts');
+    const tiny = await TinyVae.load(dir);
+    await tiny.dispose();
+    return;
+  }
   const { loadPipeline } = await import('../../engine/pipeline.ts');
   const pipeline = await loadPipeline(dir);
   await pipeline.dispose();
@@ -237,7 +253,9 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
   const commit = await resolveCommit(hub, repo, revision);
   const listing = await listRepoFiles(hub, repo, revision, commit);
   const label = revision === 'main' ? repo : `${repo}@${revision}`;
-  const selection = selectModelFiles(listing, label, o.variant);
+  const tinySelection = o.variant ? null : selectTinyVaeFiles(listing);
+  const kind: PullResult['kind'] = tinySelection ? 'tiny-vae' : 'model';
+  const selection = tinySelection ?? selectModelFiles(listing, label, o.variant);
   const files = selection.files.map((f) => ({ path: f.path, size: fileSize(f) }));
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
   const source: PullSource = { repo, revision, commit, variant: o.variant ?? null, endpoint: hub.hubUrl };
@@ -304,23 +322,35 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
     // Configs and tokenizer first: a model the engine cannot use fails before gigabytes of weights.
     const small = selection.files.filter((f) => /\.(json|txt)$/.test(f.path));
     let downloadedBytes = await download(small);
-    try {
-      readModelFolder(tmp);
-    } catch (e) {
-      // readModelFolder checks the ONNX files last: their absence is expected at this point.
-      const weightsOnly = /\/(text_encoder|unet|vae_decoder)\/model\.onnx: file is missing$/;
-      if (!(e instanceof Error && weightsOnly.test(e.message))) throw notUsable(e);
-    }
-    const why = unsupportedPipeline(
-      readJson(join(tmp, 'model_index.json')),
-      readJson(join(tmp, 'unet/config.json')),
-    );
-    if (why) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw errors.invalidRequest(
-        `${label} cannot be used: ${why}; nothing was installed`,
-        'unsupported_model',
+    if (kind === 'tiny-vae') {
+      const hasOnnx = selection.files.some((f) => f.path === 'taesd_decoder.onnx');
+      if (!hasOnnx && !isTinyVaeFolder(tmp)) {
+        const cls = readJson(join(tmp, 'config.json'))?._class_name;
+        rmSync(tmp, { recursive: true, force: true });
+        throw errors.invalidRequest(
+          `${label} cannot be used: its config.json describes ${typeof cls === 'string' ? `a ${cls}` : 'no model class'}, not a tiny VAE (AutoencoderTiny) nor a Stable Diffusion pipeline; nothing was installed`,
+          'unsupported_model',
+        );
+      }
+    } else {
+      try {
+        readModelFolder(tmp);
+      } catch (e) {
+        // readModelFolder checks the ONNX files last: their absence is expected at this point.
+        const weightsOnly = /\/(text_encoder|unet|vae_decoder)\/model\.onnx: file is missing$/;
+        if (!(e instanceof Error && weightsOnly.test(e.message))) throw notUsable(e);
+      }
+      const why = unsupportedPipeline(
+        readJson(join(tmp, 'model_index.json')),
+        readJson(join(tmp, 'unet/config.json')),
       );
+      if (why) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw errors.invalidRequest(
+          `${label} cannot be used: ${why}; nothing was installed`,
+          'unsupported_model',
+        );
+      }
     }
     downloadedBytes += await download(selection.files.filter((f) => !small.includes(f)));
     if (o.signal?.aborted) {
@@ -329,8 +359,8 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
 
     o.onEvent?.({ type: 'verifying', dir: tmp });
     try {
-      readModelFolder(tmp);
-      await loadsOnce(tmp);
+      if (kind === 'model') readModelFolder(tmp);
+      await loadsOnce(tmp, kind);
     } catch (e) {
       throw notUsable(e);
     }
@@ -341,7 +371,7 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
     if (late) throw late;
     renameSync(tmp, dest);
     o.onEvent?.({ type: 'installed', id, dir: dest });
-    return { id, dir: dest, source: done, files, downloadedBytes };
+    return { id, kind, dir: dest, source: done, files, downloadedBytes };
   } finally {
     unlock();
   }

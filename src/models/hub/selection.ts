@@ -196,3 +196,30 @@ export function unsupportedPipeline(modelIndex: Json | null, unetConfig: Json | 
 export function fileSize(f: RepoFile): number {
   return f.lfs?.size ?? f.size;
 }
+
+/** The files of a tiny VAE repo (TAESD family) the engine loads: either form, whichever is there. */
+const TINY_VAE_REPO_FILES = [
+  'config.json',
+  'diffusion_pytorch_model.safetensors',
+  'taesd_decoder.onnx',
+  'taesd_encoder.onnx',
+] as const;
+
+/**
+ * A tiny VAE repo (madebyollin/taesd and kin: a diffusers AutoencoderTiny config.json and
+ * safetensors at the root, and/or the taesd_*.onnx exports), or null when the listing is not one.
+ * config.json's class is checked once downloaded: a full VAE (AutoencoderKL) repo looks alike here.
+ */
+export function selectTinyVaeFiles(listing: RepoFile[]): Selection | null {
+  const paths = new Set(listing.map((f) => f.path));
+  if (paths.has('model_index.json')) return null;
+  const diffusers = paths.has('config.json') && paths.has('diffusion_pytorch_model.safetensors');
+  if (!diffusers && !paths.has('taesd_decoder.onnx')) return null;
+  const wanted = new Set<string>(TINY_VAE_REPO_FILES);
+  const files = listing.filter((f) => wanted.has(f.path));
+  return {
+    files,
+    targets: new Map(files.map((f) => [f.path, f.path])),
+    skipped: listing.filter((f) => !wanted.has(f.path)),
+  };
+}

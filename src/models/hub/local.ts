@@ -6,6 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { type ModelFolderInfo, readModelFolder } from '../../engine/model-folder.ts';
 import type { ModelSettings } from '../../engine/model-settings.ts';
 import { errors } from '../../errors.ts';
+import { isTinyVaeFolder, tinyVaeProblem } from '../tiny-vae-folder.ts';
 import { MODEL_ID_PATTERN } from './selection.ts';
 
 /** Written by pull into the model folder: where the model came from. */
@@ -34,6 +35,8 @@ export interface PullSource {
 
 export interface LocalModel {
   id: string;
+  /** 'tiny-vae': a TAESD folder models name in tiny_vae; it is not a text-to-image model. */
+  kind: 'model' | 'tiny-vae';
   dir: string;
   /** null when the folder is not a usable model; `reason` says why. */
   info: ModelFolderInfo | null;
@@ -66,10 +69,19 @@ function readSource(dir: string): PullSource | null {
 function describe(id: string, dir: string, settings: Readonly<Record<string, ModelSettings>>): LocalModel {
   let info: ModelFolderInfo | null = null;
   let reason: string | null = null;
-  try {
-    info = readModelFolder(dir, settings[id]);
-  } catch (e) {
-    reason = e instanceof Error ? e.message : String(e);
+  const kind = isTinyVaeFolder(dir) ? 'tiny-vae' : 'model';
+  if (kind === 'tiny-vae') {
+    // Listed for what it is: whether it loads, and how a model uses it.
+    const problem = tinyVaeProblem(dir);
+    reason = problem
+      ? `tiny VAE: ${problem}`
+      : `a tiny VAE (TAESD), not a text-to-image model: a model uses it with "tiny_vae": "${id}"`;
+  } else {
+    try {
+      info = readModelFolder(dir, settings[id]);
+    } catch (e) {
+      reason = e instanceof Error ? e.message : String(e);
+    }
   }
   const files: { path: string; size: number }[] = [];
   try {
@@ -80,6 +92,7 @@ function describe(id: string, dir: string, settings: Readonly<Record<string, Mod
   const visible = files.filter((f) => f.path !== SOURCE_FILE);
   return {
     id,
+    kind,
     dir,
     info,
     reason,

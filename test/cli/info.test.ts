@@ -21,7 +21,8 @@ describe('imagine info', kitTestOptions(), () => {
 
   test('generate writes the parameters, info reads them, and they regenerate the same pixels', async () => {
     const first = join(dir, 'first.webp');
-    const r = imagine(
+    // One set of settings for the first run and for the lossless reference of its image 1.
+    const settings = (seed: string) => [
       'generate',
       '--model',
       model,
@@ -36,18 +37,13 @@ describe('imagine info', kitTestOptions(), () => {
       '--cfg-scale',
       '4.5',
       '--seed',
-      '41',
-      '--n',
-      '2',
+      seed,
       '--size',
       '64x32',
       '--rng',
       'nv',
-      '--output',
-      first,
-      '--quality',
-      '100',
-    );
+    ];
+    const r = imagine(...settings('41'), '--n', '2', '--output', first, '--quality', '100');
     assert.equal(r.code, 0, r.stderr);
     const second = join(dir, 'first-1.webp');
     const text = imagine('info', second);
@@ -87,29 +83,7 @@ describe('imagine info', kitTestOptions(), () => {
     assert.equal(r2.code, 0, r2.stderr);
     // The first run's image 1 (seed 42) again, losslessly this time.
     const lossless = join(dir, 'ref.png');
-    const r3 = imagine(
-      'generate',
-      '--model',
-      model,
-      '--prompt',
-      'a red circle, on blue: big',
-      '--negative-prompt',
-      'green',
-      '--sampler',
-      'DPM++ 2M Karras',
-      '--steps',
-      '3',
-      '--cfg-scale',
-      '4.5',
-      '--seed',
-      '42',
-      '--size',
-      '64x32',
-      '--rng',
-      'nv',
-      '--output',
-      lossless,
-    );
+    const r3 = imagine(...settings('42'), '--output', lossless);
     assert.equal(r3.code, 0, r3.stderr);
     assert.deepEqual(
       (await decodeImage(readFileSync(again))).data,

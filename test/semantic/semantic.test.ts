@@ -3,9 +3,10 @@
 // seeds, judged by our image analysis; the negative prompt; every sampler on a simple prompt.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
+import { before, describe, test } from 'node:test';
+import type { Pipeline } from '../../src/engine/pipeline.ts';
 import { SAMPLER_NAMES } from '../../src/engine/types.ts';
+import { usePipeline } from '../support/pipeline.ts';
 import { analyze } from './analyze.ts';
 import { NEGATIVE_CASE, SAMPLER_CASE, SEEDS } from './cases.ts';
 import { hasObject } from './expect.ts';
@@ -16,14 +17,12 @@ import { defaultsOf, judge, judgeCases, report, tally } from './score.ts';
 const TARGET = 0.9;
 
 describe('imagine-demo semantics', { skip: !existsSync(MODEL_DIR) && 'model folder missing' }, () => {
+  const demo = usePipeline(MODEL_DIR);
   let pipeline: Pipeline;
   let defaults: ReturnType<typeof defaultsOf>;
-  before(async () => {
-    pipeline = await loadPipeline(MODEL_DIR);
+  before(() => {
+    pipeline = demo();
     defaults = defaultsOf(pipeline);
-  });
-  after(async () => {
-    await pipeline?.dispose();
   });
 
   test(`prompts over ${SEEDS.length} seeds reach ${TARGET * 100}%`, async () => {

@@ -6,77 +6,18 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { blurMask, maskValues } from '../../src/engine/mask.ts';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
-import type { EngineEvent, GenerateRequest, SamplerName } from '../../src/engine/types.ts';
+import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
 import { decodeImage, encodeImage } from '../../src/output/encode.ts';
-import { maxAbs, maxAbsDiff } from '../support/compare.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitIndex, readKitJson } from '../support/kit.ts';
-
-interface EditCase {
-  id: string;
-  kind: 'img2img' | 'inpaint' | 'inpaint_model';
-  model: string;
-  sampler: SamplerName;
-  steps: number;
-  strength: number;
-  cfg_scale: number;
-  seed: number;
-  n: number;
-  width: number;
-  height: number;
-  prompt: string;
-  negative_prompt: string | null;
-  init_image: { png: string };
-  mask?: { png: string };
-  start: 'image' | 'noise';
-  t_enc?: number;
-  sigma_sched?: number[];
-  timesteps?: number[];
-  unet_timesteps: number[][];
-}
-
-const TOLERANCE = {
-  /** latents max-abs, relative to the reference's max |value| */
-  latentRel: 1e-4,
-  /**
-   * ...or absolute, the kit's alternative for final latents: the small-latent DPM++ SDE case
-   * (max |ref| 4) ends 8e-4 away (2e-4 relative) while its image stays within 3e-4.
-   */
-  finalLatentAbs: 1e-2,
-  /** image in [0,1] max-abs */
-  image: 1e-3,
-  /** 8-bit PNG values: within ±1, at most this fraction differing */
-  pngDifferingFraction: 0.01,
-} as const;
-
-function assertLatent(actual: Float32Array | undefined, ref: Float32Array, what: string, abs = 0): number {
-  assert.ok(actual, `${what}: missing`);
-  const err = maxAbsDiff(actual, ref);
-  const tol = Math.max(TOLERANCE.latentRel * maxAbs(ref), abs);
-  assert.ok(err <= tol, `${what}: max-abs ${err} > ${tol}`);
-  return err / maxAbs(ref);
-}
-
-async function readPng(rel: string) {
-  return decodeImage(readFileSync(kitPath('edit', rel)));
-}
-
-async function caseRequest(c: EditCase): Promise<GenerateRequest> {
-  const image = await readPng(c.init_image.png);
-  const mask = c.mask ? await readPng(c.mask.png) : undefined;
-  return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt ?? undefined,
-    sampler: c.sampler,
-    steps: c.steps,
-    cfgScale: c.cfg_scale,
-    seed: c.seed,
-    n: c.n,
-    width: c.width,
-    height: c.height,
-    rng: 'cpu',
-    init: { image, mask, strength: c.strength },
-  };
-}
+import {
+  assertKitLatent,
+  assertPngClose,
+  type EditCase,
+  editRequest,
+  KIT_TOLERANCE,
+  readEditPng,
+} from '../support/kit-cases.ts';
 
 describe('conformance: edit cases', kitTestOptions(), () => {
   const pipelines = new Map<string, Pipeline>();
@@ -108,7 +49,7 @@ describe('conformance: edit cases', kitTestOptions(), () => {
       const pipeline = pipelines.get(c.model);
       assert.ok(pipeline, `model ${c.model}`);
       const events: EngineEvent[] = [];
-      const result = await pipeline.generate(await caseRequest(c), { onEvent: (e) => events.push(e) });
+      const result = await pipeline.generate(await editRequest(c), { onEvent: (e) => events.push(e) });
 
       // Steps actually run: A1111's t_enc + 1, or diffusers' DDIM timesteps.
       const runSteps = c.sampler === 'DDIM' ? c.timesteps!.length : c.t_enc! + 1;
@@ -127,54 +68,48 @@ describe('conformance: edit cases', kitTestOptions(), () => {
       assert.ok(edit, 'result.edit');
       worst.latentRel = Math.max(
         worst.latentRel,
-        assertLatent(edit.initLatent, readF32('edit', id, 'init_latent.f32'), 'init latent'),
+        assertKitLatent(edit.initLatent, readF32('edit', id, 'init_latent.f32'), 'init latent'),
       );
       if (c.kind === 'inpaint') {
         assert.deepEqual(edit.latentMask, readF32('edit', id, 'latent_mask.f32'), 'latent mask');
       }
       if (c.kind === 'inpaint_model') {
         assert.deepEqual(edit.maskChannel, readF32('edit', id, 'latent_mask.f32'), 'mask channel');
-        assertLatent(
+        assertKitLatent(
           edit.maskedImageLatent,
           readF32('edit', id, 'masked_image_latent.f32'),
           'masked image latent',
         );
       }
-      const init = c.mask ? await readPng(c.init_image.png) : null;
-      const mask = c.mask ? await readPng(c.mask.png) : null;
+      const init = c.mask ? await readEditPng(c.init_image.png) : null;
+      const mask = c.mask ? await readEditPng(c.mask.png) : null;
 
       assert.equal(result.images.length, c.n);
       for (let i = 0; i < c.n; i++) {
         const img = result.images[i];
         assert.equal(img.seed, c.seed + i);
         const at = `${id}[${i}]`;
-        assertLatent(img.startLatent, readF32('edit', id, `latent_start_${i}.f32`), `${at} start latent`);
+        assertKitLatent(img.startLatent, readF32('edit', id, `latent_start_${i}.f32`), `${at} start latent`);
         worst.latentRel = Math.max(
           worst.latentRel,
-          assertLatent(
+          assertKitLatent(
             img.latent,
             readF32('edit', id, `latent_final_${i}.f32`),
             `${at} final latent`,
-            TOLERANCE.finalLatentAbs,
+            KIT_TOLERANCE.finalLatentAbs,
           ),
         );
         if (c.mask) {
           const decodedErr = maxAbsDiff(img.decoded!, readF32('edit', id, `image_decoded_${i}.f32`));
-          assert.ok(decodedErr <= TOLERANCE.image, `${at} decoded max-abs ${decodedErr}`);
+          assert.ok(decodedErr <= KIT_TOLERANCE.image, `${at} decoded max-abs ${decodedErr}`);
         }
         const imageErr = maxAbsDiff(img.float, readF32('edit', id, `image_${i}.f32`));
-        assert.ok(imageErr <= TOLERANCE.image, `${at} image max-abs ${imageErr}`);
+        assert.ok(imageErr <= KIT_TOLERANCE.image, `${at} image max-abs ${imageErr}`);
         worst.image = Math.max(worst.image, imageErr);
 
         const ours = await decodeImage(await encodeImage(img, { format: 'png' }));
         const ref = await decodeImage(readFileSync(kitPath('edit', id, `image_${i}.png`)));
-        let differing = 0;
-        for (let k = 0; k < ref.data.length; k++) {
-          const d = Math.abs(ours.data[k] - ref.data[k]);
-          assert.ok(d <= 1, `${at} PNG value ${k} differs by ${d}`);
-          if (d) differing++;
-        }
-        assert.ok(differing <= TOLERANCE.pngDifferingFraction * ref.data.length, `${at} ${differing} differ`);
+        const differing = assertPngClose(ours.data, ref.data, at);
         worst.pngDiffering = Math.max(worst.pngDiffering, differing);
 
         if (init && mask) {
@@ -193,7 +128,7 @@ describe('conformance: edit cases', kitTestOptions(), () => {
 
   test('n images share the init latent: image 1 of n = 2 equals seed + 1 alone', async () => {
     const c = readKitJson<EditCase>('edit', 'i2i_euler_a_s075_n2', 'case.json');
-    const req = await caseRequest(c);
+    const req = await editRequest(c);
     const both = await pipelines.get('tiny-sd')!.generate(req);
     const second = await pipelines.get('tiny-sd')!.generate({ ...req, n: 1, seed: c.seed + 1 });
     assert.deepEqual(second.images[0].data, both.images[1].data);
@@ -208,7 +143,7 @@ describe('edits through the engine: progress, cancel, ends of strength, mask blu
     sd = await loadPipeline(kitPath('tiny-sd'));
     inpaint = await loadPipeline(kitPath('tiny-sd-inpaint'));
     const c = readKitJson<EditCase>('edit', 'inpaint_euler_a_s075', 'case.json');
-    base = { ...(await caseRequest(c)), n: 1 };
+    base = { ...(await editRequest(c)), n: 1 };
   });
   after(async () => {
     await sd?.dispose();
@@ -281,9 +216,13 @@ describe('edits through the engine: progress, cancel, ends of strength, mask blu
     try {
       const id = 'inpaint_model_euler_a_s1_96x64_n2';
       const c = readKitJson<EditCase>('edit', id, 'case.json');
-      const r = await split.generate(await caseRequest(c));
+      const r = await split.generate(await editRequest(c));
       for (let i = 0; i < c.n; i++) {
-        assertLatent(r.images[i].latent, readF32('edit', id, `latent_final_${i}.f32`), `${id}[${i}] split`);
+        assertKitLatent(
+          r.images[i].latent,
+          readF32('edit', id, `latent_final_${i}.f32`),
+          `${id}[${i}] split`,
+        );
       }
     } finally {
       await split.dispose();

@@ -11,31 +11,11 @@ import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
 import { ImagineError } from '../../src/errors.ts';
 import { maxAbsDiff } from '../support/compare.ts';
 import { kitPath, kitTestOptions, readF32, readKitJson } from '../support/kit.ts';
+import { type KitCase, kitRequest } from '../support/kit-cases.ts';
 
-interface KitCase {
-  prompt: string;
-  negative_prompt: string | null;
-  steps: number;
-  cfg_scale: number;
-  seed: number;
-  width: number;
-  height: number;
-}
-
+/** The kit's euler_8 case (Euler, n = 1) as a request. */
 function euler8(): GenerateRequest {
-  const c = readKitJson<KitCase>('cases', 'euler_8', 'case.json');
-  return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt ?? undefined,
-    sampler: 'Euler',
-    steps: c.steps,
-    cfgScale: c.cfg_scale,
-    seed: c.seed,
-    n: 1,
-    width: c.width,
-    height: c.height,
-    rng: 'cpu',
-  };
+  return kitRequest(readKitJson<KitCase>('cases', 'euler_8', 'case.json'));
 }
 
 describe('pipeline with a tiny VAE', kitTestOptions(), () => {

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
 import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
 import { ImagineError } from '../../src/errors.ts';
+import { rejection } from '../support/reject.ts';
 import { writeSyntheticModel } from '../support/synthetic-model.ts';
 
 const REQ: GenerateRequest = {
@@ -36,15 +37,6 @@ after(async () => {
 async function load(name: string): Promise<Pipeline> {
   const model = writeSyntheticModel(join(root, name));
   return loadPipeline(model.dir, { runtime: { intraOpNumThreads: 1 } });
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected the promise to reject');
 }
 
 describe('abort', () => {

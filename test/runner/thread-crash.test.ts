@@ -3,11 +3,13 @@
 // that dies while loading is a 503 model_load_failed. Through the pipeline and through HTTP.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadPipeline, type Pipeline } from '../../src/engine/pipeline.ts';
+import type { Pipeline } from '../../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../../src/engine/types.ts';
 import { ImagineError } from '../../src/errors.ts';
 import { loadThreadPipeline, type ThreadPipeline } from '../../src/runner/thread-pipeline.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
+import { useLocalAndThreaded } from '../support/pipeline.ts';
+import { rejection } from '../support/reject.ts';
 import { startTestServer, type TestServer, TINY, tinyBody } from '../support/server.ts';
 
 const FAULTY = new URL('./faulty-loader.ts', import.meta.url);
@@ -24,31 +26,16 @@ const REQ: GenerateRequest = {
   rng: 'cpu',
 };
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected the promise to reject');
-}
-
 describe('a crashed model thread', kitTestOptions(), () => {
   let local: Pipeline;
   let threaded: ThreadPipeline;
-
-  before(async () => {
-    [local, threaded] = await Promise.all([
-      loadPipeline(kitPath('tiny-sd')),
-      loadThreadPipeline(kitPath('tiny-sd'), {
-        loader: { url: FAULTY },
-        // Small enough that the 'oom' fault reaches it in well under a second.
-        resourceLimits: { maxOldGenerationSizeMb: 96 },
-      }),
-    ]);
+  const pair = useLocalAndThreaded(kitPath('tiny-sd'), {
+    loader: { url: FAULTY },
+    // Small enough that the 'oom' fault reaches it in well under a second.
+    resourceLimits: { maxOldGenerationSizeMb: 96 },
   });
-  after(async () => {
-    await Promise.all([local?.dispose(), threaded?.dispose()]);
+  before(() => {
+    ({ local, threaded } = pair());
   });
 
   const faults = [

@@ -11,6 +11,8 @@ import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
 import { ImagineError } from '../../src/errors.ts';
 import { loadThreadPipeline, type ThreadPipeline } from '../../src/runner/thread-pipeline.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
+import { useLocalAndThreaded } from '../support/pipeline.ts';
+import { rejection } from '../support/reject.ts';
 
 const REQ: GenerateRequest = {
   prompt: 'a red circle on a blue square',
@@ -25,15 +27,6 @@ const REQ: GenerateRequest = {
   rng: 'cpu',
 };
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected the promise to reject');
-}
-
 function bytes(a: ArrayBufferView): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
@@ -46,15 +39,9 @@ function errorFields(e: unknown) {
 describe('thread pipeline on tiny-sd', kitTestOptions(), () => {
   let local: Pipeline;
   let threaded: ThreadPipeline;
-
-  before(async () => {
-    [local, threaded] = await Promise.all([
-      loadPipeline(kitPath('tiny-sd')),
-      loadThreadPipeline(kitPath('tiny-sd')),
-    ]);
-  });
-  after(async () => {
-    await Promise.all([local?.dispose(), threaded?.dispose()]);
+  const pair = useLocalAndThreaded(kitPath('tiny-sd'));
+  before(() => {
+    ({ local, threaded } = pair());
   });
 
   test('describes the same model', () => {

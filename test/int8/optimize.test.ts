@@ -10,11 +10,10 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readModelFolder } from '../../src/engine/model-folder.ts';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
@@ -24,9 +23,10 @@ import { type OptimizeResult, optimizeModel } from '../../src/models/optimize.ts
 import { psnr } from '../../src/models/optimize-quality.ts';
 import { readOnnxModel } from '../../src/runtime/onnx-proto.ts';
 import { onnxWeightBytes } from '../../src/runtime/onnx-weights.ts';
+import { BIN } from '../support/cli.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
+import { linkTinySd } from '../support/models-dir.ts';
 
-const BIN = resolve('bin/imagine.mjs');
 /** Small calibration and report: the kit's model is tiny and the point here is the plumbing. */
 const QUICK = {
   calibrationPrompts: ['a red circle'],
@@ -43,7 +43,7 @@ describe('models optimize --int8 on tiny-sd', kitTestOptions(), () => {
   const events: string[] = [];
   before(async () => {
     modelsDir = mkdtempSync(join(tmpdir(), 'imagine-optimize-'));
-    symlinkSync(kitPath('tiny-sd'), join(modelsDir, 'tiny-sd'), 'dir');
+    linkTinySd(modelsDir);
     result = await optimizeModel({
       modelsDir,
       id: 'tiny-sd',

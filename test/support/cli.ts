@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
-const BIN = resolve('bin/imagine.mjs');
+/** The command's entry point, for tests that spawn it themselves (signals, streamed output). */
+export const BIN = resolve('bin/imagine.mjs');
 
 export function imagine(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });

@@ -1,19 +1,11 @@
 // Starts a real imagine server for API tests: a temp models dir holding the kit's tiny-sd (plus
 // any extra folders), a temp image dir, an ephemeral loopback port, and cleanup.
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config.ts';
 import { createServer, type ImagineServer, type ServerOverrides } from '../../src/http/server.ts';
-import { kitPath } from './kit.ts';
+import { copyTinySd, linkTinySd } from './models-dir.ts';
 import { sseBlocks } from './sse.ts';
 
 export interface TestServer {
@@ -44,18 +36,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const root = mkdtempSync(join(tmpdir(), 'imagine-api-test-'));
   const modelsDir = join(root, 'models');
   mkdirSync(modelsDir);
-  symlinkSync(kitPath('tiny-sd'), join(modelsDir, TINY), 'dir');
-  for (const [name, files] of Object.entries(options.tinyCopies ?? {})) {
-    const dir = join(modelsDir, name);
-    mkdirSync(dir);
-    for (const part of readdirSync(kitPath('tiny-sd'))) {
-      if (files[part] === null) continue;
-      if (part.endsWith('.json')) copyFileSync(kitPath('tiny-sd', part), join(dir, part));
-      else symlinkSync(kitPath('tiny-sd', part), join(dir, part), 'dir');
-    }
-    for (const [rel, content] of Object.entries(files))
-      if (content !== null) writeFileSync(join(dir, rel), content);
-  }
+  linkTinySd(modelsDir, TINY);
+  for (const [name, files] of Object.entries(options.tinyCopies ?? {}))
+    copyTinySd(join(modelsDir, name), files);
   for (const [name, files] of Object.entries(options.extraModels ?? {})) {
     for (const [rel, content] of Object.entries(files)) {
       const path = join(modelsDir, name, rel);

@@ -1,30 +1,15 @@
 // `imagine generate --vae tiny|full`: the model's tiny_vae (a TAESD folder in the models dir) decodes
 // the picture with --vae tiny; a model naming none is one clear line and exit code 1.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
 import { decodeImage } from '../../src/output/encode.ts';
+import { imagine } from '../support/cli.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
-
-const BIN = resolve('bin/imagine.mjs');
-
-function imagine(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { copyTinySd, linkTinySd } from '../support/models-dir.ts';
 
 describe('imagine generate --vae', kitTestOptions(), () => {
   let root: string;
@@ -32,13 +17,7 @@ describe('imagine generate --vae', kitTestOptions(), () => {
   before(() => {
     root = mkdtempSync(join(tmpdir(), 'imagine-cli-vae-'));
     modelsDir = join(root, 'models');
-    const dir = join(modelsDir, 'sd');
-    mkdirSync(dir, { recursive: true });
-    for (const part of readdirSync(kitPath('tiny-sd'))) {
-      if (part.endsWith('.json')) cpSync(kitPath('tiny-sd', part), join(dir, part));
-      else symlinkSync(kitPath('tiny-sd', part), join(dir, part), 'dir');
-    }
-    writeFileSync(join(dir, 'imagine.json'), JSON.stringify({ tiny_vae: 'taesd' }));
+    copyTinySd(join(modelsDir, 'sd'), { 'imagine.json': JSON.stringify({ tiny_vae: 'taesd' }) });
     cpSync(kitPath('taesd-tiny'), join(modelsDir, 'taesd'), { recursive: true });
   });
   after(() => rmSync(root, { recursive: true, force: true }));
@@ -91,7 +70,7 @@ describe('imagine generate --vae', kitTestOptions(), () => {
   });
 
   test('--vae tiny on a model naming no tiny VAE is one clear line', () => {
-    symlinkSync(kitPath('tiny-sd'), join(modelsDir, 'plain'), 'dir');
+    linkTinySd(modelsDir, 'plain');
     const r = imagine(...args('x.png', '--model', 'plain', '--vae', 'tiny'));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--vae tiny: model 'plain' names no tiny VAE/);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { JobObject } from '../../src/api/jobs.ts';
 import { kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { sseBlocks } from '../support/sse.ts';
+import { readSse } from '../support/sse.ts';
 import { writeSlowModel } from './slow-model.ts';
 
 /** Worst answer allowed while the CPU is busy generating (generous: this machine is shared and loaded). */
@@ -67,20 +67,8 @@ describe('the HTTP event loop during model calls', kitTestOptions(), () => {
   test('/health and /metrics answer within the bound; SSE keep-alives, progress and partial images flow', async (t) => {
     const res = await post({ stream: true, steps: 4, partial_images: 2 });
     assert.equal(res.status, 200);
-    const arrivals: number[] = [];
-    const blocks: string[] = [];
-    let firstProgress!: () => void;
-    const progressing = new Promise<void>((r) => {
-      firstProgress = r;
-    });
-    const reading = (async () => {
-      for await (const block of sseBlocks(res)) {
-        arrivals.push(performance.now());
-        blocks.push(block);
-        if (block.includes('image_generation.progress')) firstProgress();
-      }
-    })();
-    await progressing;
+    const { blocks, arrivals, reached, done } = readSse(res, 'image_generation.progress');
+    await reached;
     const probes: Array<{ path: string; ms: number }> = [];
     for (let i = 0; i < 20; i++) {
       for (const path of ['/health', '/metrics']) {
@@ -91,7 +79,7 @@ describe('the HTTP event loop during model calls', kitTestOptions(), () => {
       await sleep(20);
     }
     const running = (await ts.server.queue.stats()).running;
-    await reading;
+    await done;
 
     const worst = Math.max(...probes.map((p) => p.ms));
     assert.ok(
@@ -121,23 +109,13 @@ describe('the HTTP event loop during model calls', kitTestOptions(), () => {
     const ctl = new AbortController();
     const res = await post({ stream: true, steps: 50 }, ctl.signal);
     const id = res.headers.get('x-request-id')!;
-    const blocks: string[] = [];
-    let firstProgress!: () => void;
-    const progressing = new Promise<void>((r) => {
-      firstProgress = r;
-    });
-    const reading = (async () => {
-      for await (const block of sseBlocks(res)) {
-        blocks.push(block);
-        if (block.includes('image_generation.progress')) firstProgress();
-      }
-    })();
-    await progressing;
+    const { blocks, reached, done } = readSse(res, 'image_generation.progress');
+    await reached;
     const del = await timed(`/v1/images/jobs/${id}`, { method: 'DELETE' });
     assert.equal(del.status, 200);
     assert.equal((JSON.parse(del.body) as JobObject).status, 'cancelled');
     assert.ok(del.ms < BOUND_MS, `DELETE took ${del.ms.toFixed(0)} ms`);
-    await reading;
+    await done;
     assert.match(blocks.at(-1) ?? '', /^event: error\n.*"code":"cancelled"/s);
 
     // Had the engine gone on, this would wait for 40-odd more UNet calls; it waits for at most

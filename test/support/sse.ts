@@ -36,3 +36,38 @@ export async function* sseBlocks(res: Response): AsyncGenerator<string> {
     if (!ended) await reader.cancel().catch(() => undefined);
   }
 }
+
+export interface SseReading {
+  /** Every block so far, in order, and when each arrived (performance.now()). */
+  blocks: string[];
+  arrivals: number[];
+  /** Resolves at the first block that contains the marker; rejects if the body ends first. */
+  reached: Promise<void>;
+  /** Resolves when the body ends. */
+  done: Promise<void>;
+}
+
+/** Reads an SSE body in the background, for tests that act while it streams. */
+export function readSse(res: Response, marker: string): SseReading {
+  const blocks: string[] = [];
+  const arrivals: number[] = [];
+  let seen = false;
+  let reach!: () => void;
+  let miss!: (e: Error) => void;
+  const reached = new Promise<void>((resolve, reject) => {
+    reach = resolve;
+    miss = reject;
+  });
+  const done = (async () => {
+    for await (const block of sseBlocks(res)) {
+      arrivals.push(performance.now());
+      blocks.push(block);
+      if (!seen && block.includes(marker)) {
+        seen = true;
+        reach();
+      }
+    }
+    if (!seen) miss(new Error(`the stream ended before a block with ${marker}: ${blocks.join(' | ')}`));
+  })();
+  return { blocks, arrivals, reached, done };
+}

@@ -20,40 +20,30 @@ const label = (s: Size | null | undefined) => (s ? `${s.width}x${s.height}` : '-
 const table = (native: Size, range: SizeRange) =>
   Object.fromEntries([...presetSizes(native, range)].map(([a, s]) => [a, label(s)]));
 
+/** A model's native size and its size range. */
+function model(
+  width: number,
+  height: number,
+  min: number,
+  max: number,
+  multiple_of: number,
+): [Size, SizeRange] {
+  return [
+    { width, height },
+    { min, max, multiple_of },
+  ];
+}
+
 /** Models as they come: the demo (128, grid 64), the kit's tiny-sd (64, grid 16), SD 1.5, SDXL, fine grids. */
 const MODELS: [Size, SizeRange][] = [
-  [
-    { width: 128, height: 128 },
-    { min: 64, max: 1024, multiple_of: 64 },
-  ],
-  [
-    { width: 64, height: 64 },
-    { min: 32, max: 1024, multiple_of: 16 },
-  ],
-  [
-    { width: 512, height: 512 },
-    { min: 256, max: 1024, multiple_of: 64 },
-  ],
-  [
-    { width: 512, height: 512 },
-    { min: 32, max: 1024, multiple_of: 8 },
-  ],
-  [
-    { width: 1024, height: 1024 },
-    { min: 512, max: 2048, multiple_of: 64 },
-  ],
-  [
-    { width: 768, height: 512 },
-    { min: 256, max: 1536, multiple_of: 64 },
-  ],
-  [
-    { width: 128, height: 128 },
-    { min: 64, max: 128, multiple_of: 64 },
-  ],
-  [
-    { width: 64, height: 64 },
-    { min: 1, max: 4096, multiple_of: 1 },
-  ],
+  model(128, 128, 64, 1024, 64),
+  model(64, 64, 32, 1024, 16),
+  model(512, 512, 256, 1024, 64),
+  model(512, 512, 32, 1024, 8),
+  model(1024, 1024, 512, 2048, 64),
+  model(768, 512, 256, 1536, 64),
+  model(128, 128, 64, 128, 64),
+  model(64, 64, 1, 4096, 1),
 ];
 
 test('every preset size is on the grid, in the range, distinct, and nearest its own ratio', () => {

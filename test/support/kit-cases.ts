@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { GenerateRequest, RngSource, SamplerName } from '../../src/engine/types.ts';
 import { decodeImage } from '../../src/output/encode.ts';
 import { maxAbs, maxAbsDiff } from './compare.ts';
-import { kitPath } from './kit.ts';
+import { kitPath, readF32 } from './kit.ts';
 
 /** cases/<id>/case.json: a text-to-image case. */
 export interface KitCase {
@@ -94,6 +94,18 @@ export function assertKitLatent(
   const tol = Math.max(KIT_TOLERANCE.latentRel * maxAbs(ref), abs);
   assert.ok(err <= tol, `${what}: max-abs ${err} > ${tol}`);
   return err / maxAbs(ref);
+}
+
+/** Each image's final latent against the case's latent_final_<i>.f32 (the latent tolerance). */
+export function assertKitFinalLatents(
+  images: ReadonlyArray<{ latent?: Float32Array }>,
+  section: 'cases' | 'edit',
+  id: string,
+  what: string,
+): void {
+  images.forEach((img, i) => {
+    assertKitLatent(img.latent, readF32(section, id, `latent_final_${i}.f32`), `${id}[${i}] ${what}`);
+  });
 }
 
 /**

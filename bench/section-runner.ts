@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from '../src/compose/server.ts';
 import { DEFAULT_CONFIG, type ServerConfig } from '../src/config.ts';
 import { loadPipeline } from '../src/engine/pipeline.ts';
-import { createServer } from '../src/http/server.ts';
 import { writeSlowModel } from '../test/runner/slow-model.ts';
 import { kitAvailable, kitPath } from '../test/support/kit.ts';
 import { sseBlocks } from '../test/support/sse.ts';

@@ -5,8 +5,8 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer } from '../src/compose/server.ts';
 import { DEFAULT_CONFIG } from '../src/config.ts';
-import { createServer } from '../src/http/server.ts';
 
 const [vae = 'tiny', repeatsArg = '2'] = process.argv.slice(2);
 const here = import.meta.dirname;

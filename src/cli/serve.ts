@@ -94,7 +94,7 @@ export function registerServe(program: Command): void {
       }
       const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
       // Loaded on use so that other commands start without fastify and onnxruntime.
-      const { createServer } = await import('../http/server.ts');
+      const { createServer } = await import('../compose/server.ts');
       const { resolveExecutionProvider } = await import('../runtime/index.ts');
       const ep = await resolveExecutionProvider(config.executionProvider);
       const server = createServer(config, { relay, executionProvider: ep.provider });

@@ -60,7 +60,7 @@ export function registerWorker(program: Command): void {
       const log = logger(config.logLevel);
       // Loaded on use so that other commands start without bullmq and onnxruntime.
       const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
-      const { startWorkerNode } = await import('../queue/worker-node.ts');
+      const { startWorkerNode } = await import('../compose/worker-node.ts');
       const { resolveExecutionProvider } = await import('../runtime/index.ts');
       const ep = await resolveExecutionProvider(config.executionProvider);
       if (ep.warning) log('warn', ep.warning, { requested: config.executionProvider, using: ep.provider });

@@ -3,8 +3,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type ImagineServer, type ServerOverrides } from '../../src/compose/server.ts';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config.ts';
-import { createServer, type ImagineServer, type ServerOverrides } from '../../src/http/server.ts';
 import { copyTinySd, linkTinySd } from './models-dir.ts';
 import { sseBlocks } from './sse.ts';
 

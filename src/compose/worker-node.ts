@@ -6,18 +6,18 @@ import type { ServerConfig } from '../config.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry, type RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
-import type { RelayConfig } from '../relay/midjourney/config.ts';
-import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
-import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
-import { redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
-import { createQueueWorker, type QueueWorker } from './bullmq-worker.ts';
+import { redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
+import { createQueueWorker, type QueueWorker } from '../queue/bullmq-worker.ts';
 import {
   createGenerationProcessor,
   type GenerationJobData,
   type GenerationProgress,
   type GenerationResult,
-} from './generation-worker.ts';
-import { relayLanes } from './relay-worker.ts';
+} from '../queue/generation-worker.ts';
+import { relayLanes } from '../queue/relay-worker.ts';
+import type { RelayConfig } from '../relay/midjourney/config.ts';
+import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
+import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
 
 export interface WorkerNodeOptions {
   /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */

@@ -3,11 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
+import { createApp, type GenerationQueue, type Lifecycle } from '../http/app.ts';
+import { createMetrics } from '../http/metrics.ts';
 import { trackBusyLanes } from '../models/busy-lanes.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
 import { createImageStore, type ImageStore } from '../output/store.ts';
-import { connectApiNode } from '../queue/bullmq-api.ts';
 import {
   createGenerationProcessor,
   type GenerationJobData,
@@ -19,8 +20,7 @@ import { createMemoryQueue } from '../queue/memory-queue.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
 import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
-import { createApp, type GenerationQueue, type Lifecycle } from './app.ts';
-import { createMetrics } from './metrics.ts';
+import { connectApiNode } from './api-node.ts';
 
 export interface ImagineServer {
   readonly app: FastifyInstance;

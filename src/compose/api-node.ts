@@ -5,11 +5,11 @@ import type { ServerConfig } from '../config.ts';
 import { createRemoteRegistry, type RemoteRegistry } from '../models/remote-registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import type { ImageStore } from '../output/store.ts';
+import { createBullmqQueue } from '../queue/bullmq-queue.ts';
+import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
+import type { JobQueue } from '../queue/types.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
-import { createBullmqQueue } from './bullmq-queue.ts';
-import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from './bullmq-wire.ts';
-import type { GenerationJobData, GenerationProgress, GenerationResult } from './generation-worker.ts';
-import type { JobQueue } from './types.ts';
 
 export interface ApiNode {
   queue: JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;

@@ -1,7 +1,7 @@
 // `imagine serve`: the OpenAI-compatible HTTP server. Flags have env equivalents; SIGTERM and
 // SIGINT drain: new requests get 503, running jobs finish, then the process exits.
 import type { Command } from 'commander';
-import { isLoopback, loadConfig, type ServeFlags } from '../config.ts';
+import { loadConfig, type ServeFlags } from '../config.ts';
 import { readRelayConfig } from './relay-config.ts';
 
 export function registerServe(program: Command): void {
@@ -85,39 +85,15 @@ export function registerServe(program: Command): void {
     .option('--no-infotext', "don't write the generation parameters into images (env IMAGINE_INFOTEXT=0)")
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(flags);
-      // An API node in scale-out holds no models (its workers do), so a preload there would do
-      // nothing: say where it belongs rather than ignore it.
-      if (config.redis !== null && (config.preload === 'all' || config.preload.length > 0)) {
-        throw new Error(
-          'serve --redis: --preload (or IMAGINE_PRELOAD) has no effect on an API node, which holds no models; give it to `imagine worker`',
-        );
-      }
       const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
       // Loaded on use so that other commands start without fastify and onnxruntime.
-      const { createServer } = await import('../compose/server.ts');
-      const { resolveExecutionProvider } = await import('../runtime/index.ts');
-      const ep = await resolveExecutionProvider(config.executionProvider);
-      const server = createServer(config, { relay, executionProvider: ep.provider });
+      const { startServer } = await import('../compose/start.ts');
+      const { server, url, executionProvider } = await startServer(config, {
+        relay,
+        alert: (banner) =>
+          process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`),
+      });
       const log = server.app.log;
-      if (ep.warning) log.warn({ requested: config.executionProvider, using: ep.provider }, ep.warning);
-      if (!isLoopback(config.host) && config.apiKeys.length === 0) {
-        const banner = `WARNING: listening on ${config.host} with NO API KEYS: anyone who can reach this address can use it. Set --api-keys-file or IMAGINE_API_KEYS.`;
-        log.warn(banner);
-        process.stderr.write(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n\n`);
-      }
-      // A preload id that names no model is a typo in the command line: refuse to start.
-      const unknown = config.preload === 'all' ? [] : config.preload.filter((id) => !server.models.get(id));
-      if (unknown.length > 0) {
-        await server.shutdown();
-        const have = server.models.list().map((m) => m.id);
-        throw new Error(
-          `--preload: no model '${unknown.join("', '")}' in ${config.modelsDir} (there are: ${have.join(', ') || 'none'})`,
-        );
-      }
-      const url = await server.listen();
-      if (config.preload === 'all' || config.preload.length > 0) {
-        await server.models.preload(config.preload === 'all' ? undefined : config.preload);
-      }
       const models = server.models.list();
       log.info(
         {
@@ -125,7 +101,7 @@ export function registerServe(program: Command): void {
           modelsDir: config.redis === null ? config.modelsDir : null,
           models: models.map((m) => m.id),
           loaded: models.filter((m) => server.models.isLoaded(m.id)).map((m) => m.id),
-          executionProvider: ep.provider,
+          executionProvider,
           memoryBudget: config.memoryBudget,
           // Scale-out: models are those of live workers; the URL's password stays out of logs.
           redis: config.redis?.replace(/\/\/[^@/]*@/, '//***@') ?? null,

@@ -60,14 +60,11 @@ export function registerWorker(program: Command): void {
       const log = logger(config.logLevel);
       // Loaded on use so that other commands start without bullmq and onnxruntime.
       const relay = config.relayConfig === null ? undefined : await readRelayConfig(config.relayConfig);
-      const { startWorkerNode } = await import('../compose/worker-node.ts');
-      const { resolveExecutionProvider } = await import('../runtime/index.ts');
-      const ep = await resolveExecutionProvider(config.executionProvider);
-      if (ep.warning) log('warn', ep.warning, { requested: config.executionProvider, using: ep.provider });
-      const node = startWorkerNode(
+      const { startWorker } = await import('../compose/start.ts');
+      const node = await startWorker(
         { ...config, redis: config.redis },
         {
-          executionProvider: ep.provider,
+          warn: (msg, fields) => log('warn', msg, fields),
           log: (msg, fields) => log(msg.includes('error') ? 'warn' : 'info', msg, fields),
           relay,
           registryLog: {
@@ -76,20 +73,6 @@ export function registerWorker(program: Command): void {
           },
         },
       );
-      // A preload id that names no model is a typo in the command line: refuse to start.
-      const preload = config.preload;
-      const unknown = preload === 'all' ? [] : preload.filter((id) => !node.models.get(id));
-      if (unknown.length > 0) {
-        await node.close();
-        const have = node.models.list().map((m) => m.id);
-        throw new Error(
-          `--preload: no model '${unknown.join("', '")}' in ${config.modelsDir} (there are: ${have.join(', ') || 'none'})`,
-        );
-      }
-      await node.worker.ready;
-      if (preload === 'all' || preload.length > 0) {
-        await node.models.preload(preload === 'all' ? undefined : preload);
-      }
       log('info', 'imagine worker is running', {
         worker: node.worker.id,
         models: node.lanes,

@@ -42,11 +42,100 @@ export class ImagineError extends Error {
   }
 }
 
+/**
+ * Every error code imagine answers with, grouped by status. Call sites pick one of these (the constructors'
+ * `code` arguments are typed by it), so a new code is added here, where docs and clients find it.
+ */
+export const ERROR_CODES = [
+  // 400
+  'invalid_value',
+  'invalid_body',
+  'invalid_json',
+  'invalid_url',
+  'bad_request',
+  'unknown_parameter',
+  'unsupported_parameter',
+  'missing_required_parameter',
+  'unsupported_model',
+  'model_cannot_edit',
+  'tiny_vae_unavailable',
+  'tiny_vae_no_encoder',
+  'invalid_image',
+  'invalid_image_format',
+  'image_too_large',
+  'invalid_mask_size',
+  'invalid_multipart',
+  'too_many_parts',
+  'unsupported_image_url',
+  'unsupported_file_id',
+  'task_not_finished',
+  'content_policy_violation',
+  'not_an_onnx_model',
+  'model_exists',
+  'pull_in_progress',
+  // 401, 403
+  'invalid_api_key',
+  'forbidden',
+  'host_not_allowed',
+  // 404, 405, 408, 413, 414, 415, 431
+  'not_found',
+  'unknown_route',
+  'model_not_found',
+  'job_not_found',
+  'task_not_found',
+  'file_not_found',
+  'repo_not_found',
+  'revision_not_found',
+  'method_not_allowed',
+  'request_timeout',
+  'payload_too_large',
+  'file_too_large',
+  'insufficient_memory',
+  'uri_too_long',
+  'unsupported_media_type',
+  'headers_too_large',
+  // 429, 499
+  'queue_full',
+  'rate_limit_exceeded',
+  'too_many_streams',
+  'cancelled',
+  // 500, 502, 503, 507
+  'internal_error',
+  'upstream_error',
+  'upstream_unreachable',
+  'upstream_bad_response',
+  'upstream_timeout',
+  'upstream_unauthorized',
+  'upstream_rejected',
+  'upstream_not_found',
+  'upstream_validation_error',
+  'upstream_lying',
+  'upstream_task_failed',
+  'upstream_task_lost',
+  'upstream_task_cancelled',
+  'hub_error',
+  'hub_unreachable',
+  'download_failed',
+  'download_interrupted',
+  'hash_mismatch',
+  'insufficient_storage',
+  'service_unavailable',
+  'shutting_down',
+  'no_models',
+  'model_load_failed',
+  'memory_busy',
+  'no_worker',
+  'queue_unavailable',
+  'store_unavailable',
+  'job_lost',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 // Named constructors: the catalog. Add here, never build ImagineError ad hoc elsewhere.
 export const errors = {
-  invalidParam: (param: string, message: string, code = 'invalid_value') =>
+  invalidParam: (param: string, message: string, code: ErrorCode = 'invalid_value') =>
     new ImagineError(message, { status: 400, type: 'invalid_request_error', code, param }),
-  invalidRequest: (message: string, code: string | null = null) =>
+  invalidRequest: (message: string, code: ErrorCode | null = null) =>
     new ImagineError(message, { status: 400, type: 'invalid_request_error', code, param: null }),
   unauthorized: (message = 'Incorrect or missing API key. Send it as "Authorization: Bearer <key>".') =>
     new ImagineError(message, {
@@ -64,7 +153,7 @@ export const errors = {
       code: 'model_not_found',
       param: 'model',
     }),
-  notFound: (message: string, code = 'not_found') =>
+  notFound: (message: string, code: ErrorCode = 'not_found') =>
     new ImagineError(message, { status: 404, type: 'invalid_request_error', code, param: null }),
   payloadTooLarge: (limitBytes: number) =>
     new ImagineError(`Request body is larger than the limit of ${limitBytes} bytes.`, {
@@ -182,7 +271,7 @@ export const errors = {
       param: 'prompt',
     }),
   /** An upstream service (a relay target) answered wrongly or not at all. */
-  upstream: (message: string, code = 'upstream_error') =>
+  upstream: (message: string, code: ErrorCode = 'upstream_error') =>
     new ImagineError(message, { status: 502, type: 'server_error', code, param: null }),
   modelLoad: (message: string, cause?: unknown) =>
     new ImagineError(
@@ -190,7 +279,7 @@ export const errors = {
       { status: 503, type: 'server_error', code: 'model_load_failed', param: null },
       { cause },
     ),
-  unavailable: (message: string, code = 'service_unavailable', retryAfter?: number) =>
+  unavailable: (message: string, code: ErrorCode = 'service_unavailable', retryAfter?: number) =>
     new ImagineError(message, { status: 503, type: 'service_unavailable', code, param: null, retryAfter }),
   /**
    * Scale-out: the model is known but no live worker holds it. 503, not 4xx: the request is valid and

@@ -2,7 +2,7 @@
 // and an event callback, and returns the finished image. Follow-ups (U1–U4, V1–V4, reroll) on a finished
 // grid run the same way. Flow: submit → (queued) → poll /mj/task/{id}/fetch, woken early by notify pushes
 // → progress and partial images → SUCCESS image | FAILURE reason | our timeout.
-import { errors, ImagineError } from '../../errors.ts';
+import { type ErrorCode, errors, ImagineError } from '../../errors.ts';
 import type { MjUpstream } from './config.ts';
 import { defaultNotifyHub, type NotifyHub } from './notify.ts';
 import { MJ_CODE, type MjButton, type MjTask, readTask, submitResultSchema, TASK_ID } from './protocol.ts';
@@ -238,7 +238,7 @@ async function followTask(run: Run, taskId: string, options: RelayCallOptions, s
         if (pollErrors >= run.upstream.maxPollErrors) {
           throw errors.upstream(
             `${e.message.replace(/\.$/, '')} (${pollErrors} polls failed in a row).`,
-            e.code ?? undefined,
+            (e.code ?? undefined) as ErrorCode | undefined, // one of TRANSIENT_CODES
           );
         }
         await run.sleep(run.upstream.pollIntervalMs);

@@ -2,7 +2,7 @@
 // ImagineError that names the upstream but never its secret or address. A Run holds one relayed
 // generation's clock: the caller's AbortSignal, the overall deadline and the wake-up used by notify pushes.
 import sharp from 'sharp';
-import { errors, ImagineError } from '../../errors.ts';
+import { type ErrorCode, errors, ImagineError } from '../../errors.ts';
 import type { MjUpstream } from './config.ts';
 
 export const SECRET_HEADER = 'mj-api-secret';
@@ -20,7 +20,7 @@ export function excerpt(upstream: MjUpstream, value: string, max = 120): string 
 }
 
 /** An upstream failure whose text may contain upstream-provided strings; the secret is scrubbed. */
-export function upstreamError(upstream: MjUpstream, message: string, code?: string): ImagineError {
+export function upstreamError(upstream: MjUpstream, message: string, code?: ErrorCode): ImagineError {
   return errors.upstream(redact(upstream, message), code);
 }
 

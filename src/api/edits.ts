@@ -1,11 +1,11 @@
 // Wire contract of POST /v1/images/edits and /v1/images/variations: the fields (a generation's plus
 // strength and mask_blur), the form values' coercion, and the upload rules: what an image or mask
-// may be, how big, and how each is read. The HTTP layer (http/edits.ts) only collects the parts.
-import sharp from 'sharp';
+// may be and how big (output/edit-pictures.ts decodes them). The HTTP layer (http/edits.ts) only
+// collects the parts.
+/// <reference types="node" />
+// (uploads arrive as node Buffers; the playground's type check reads this file without node's types)
 import { z } from 'zod';
-import { MAX_MASK_BLUR, MAX_N, type MaskImage, type RawImage } from '../engine/types.ts';
 import { errors } from '../errors.ts';
-import { decodeMask } from '../output/fit.ts';
 import {
   type CheckedRequest,
   checkStreamAndSeed,
@@ -15,6 +15,7 @@ import {
   oneOf,
   RESPONSE_FORMATS,
 } from './generation.ts';
+import { MAX_MASK_BLUR, MAX_N } from './names.ts';
 
 /**
  * A1111's img2img defaults. mask_blur 4 (A1111's) rather than the engine's 0: an API client sends
@@ -127,91 +128,6 @@ export function sniffImage(bytes: Uint8Array): 'png' | 'jpeg' | 'webp' | null {
   if (at(0, 0xff, 0xd8, 0xff)) return 'jpeg';
   if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'webp';
   return null;
-}
-
-/**
- * An upload's header: its format from its bytes and its size, refused (400 naming `param`) when it
- * is not a PNG, JPEG or WebP, cannot be read, or has more than MAX_INPUT_PIXELS pixels.
- */
-async function checkUpload(
-  bytes: Buffer,
-  param: 'image' | 'mask',
-): Promise<{ width: number; height: number }> {
-  if (sniffImage(bytes) === null) {
-    throw errors.invalidParam(
-      param,
-      `${param} must be a PNG, JPEG or WebP image (recognised from its bytes).`,
-      'invalid_image_format',
-    );
-  }
-  const meta = await sharp(bytes)
-    .metadata()
-    .catch(() => {
-      throw errors.invalidParam(
-        param,
-        `${param} could not be decoded: the file is damaged or truncated.`,
-        'invalid_image',
-      );
-    });
-  const width = meta.width ?? 0;
-  const height = meta.height ?? 0;
-  if (width * height > MAX_INPUT_PIXELS) {
-    throw errors.invalidParam(
-      param,
-      `${param} is ${width}x${height}: at most ${MAX_INPUT_PIXELS} pixels (e.g. 4096x4096) are accepted.`,
-      'image_too_large',
-    );
-  }
-  return { width, height };
-}
-
-/** Any failure inside a decode (sharp's truncated-data check included) as a 400 naming the field. */
-function undecodable(param: string): never {
-  throw errors.invalidParam(
-    param,
-    `${param} could not be decoded: the file is damaged or truncated.`,
-    'invalid_image',
-  );
-}
-
-export interface EditPictures {
-  image: RawImage;
-  /** 255 = repaint; null = image to image over the whole picture. */
-  mask: MaskImage | null;
-}
-
-/**
- * Reads the uploads: the image as 8-bit RGB and the mask (OpenAI's alpha convention, or greyscale,
- * white = change), which must have the image's size. Without a mask, an image with transparent
- * pixels is its own mask, as OpenAI's dall-e-2 reads it.
- */
-export async function readEditPictures(image: Buffer, mask: Buffer | null): Promise<EditPictures> {
-  const size = await checkUpload(image, 'image');
-  const decoded = await sharp(image, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-    .catch(() => undecodable('image'));
-  const picture: RawImage = {
-    width: decoded.info.width,
-    height: decoded.info.height,
-    data: new Uint8Array(decoded.data),
-  };
-  if (mask === null) {
-    const own = await decodeMask(image).catch(() => undecodable('image'));
-    const hasAlpha = (await sharp(image).metadata()).hasAlpha;
-    return { image: picture, mask: hasAlpha && own.data.some((v) => v > 0) ? own : null };
-  }
-  const msize = await checkUpload(mask, 'mask');
-  if (msize.width !== size.width || msize.height !== size.height) {
-    throw errors.invalidParam(
-      'mask',
-      `mask is ${msize.width}x${msize.height} but image is ${size.width}x${size.height}: they must be the same size.`,
-      'invalid_mask_size',
-    );
-  }
-  return { image: picture, mask: await decodeMask(mask).catch(() => undecodable('mask')) };
 }
 
 /** A `data:` URL's bytes; anything else a 400 naming `param` (this server fetches nothing). */

@@ -1,20 +1,21 @@
 // Wire contract of POST /v1/images/generations: the request schema (OpenAI's fields plus our Stable
 // Diffusion extensions), the checks that depend on the model, and the response shape.
 import { z } from 'zod';
+import { errors, type ImagineError } from '../errors.ts';
+import { clip, describeNames, describeValue } from './echo.ts';
 import {
   MAX_N,
   MAX_SEED,
   MAX_STEPS,
+  OUTPUT_FORMATS,
+  type OutputFormat,
   RNG_SOURCES,
   type RngSource,
   SAMPLER_NAMES,
   type SamplerName,
   VAE_CHOICES,
   type VaeChoice,
-} from '../engine/types.ts';
-import { errors, type ImagineError } from '../errors.ts';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/format.ts';
-import { clip, describeNames, describeValue } from './echo.ts';
+} from './names.ts';
 
 /** Longest prompt (and negative prompt) accepted, in characters; CLIP reads 75 tokens of it anyway. */
 export const PROMPT_MAX_LENGTH = 4000;

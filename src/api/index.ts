@@ -2,4 +2,5 @@
 export * from './generation.ts';
 export * from './jobs.ts';
 export * from './models.ts';
+export * from './names.ts';
 export * from './stream.ts';

@@ -1,5 +1,5 @@
 // Wire contract of /v1/models: OpenAI's list shape, with an `imagine` block describing each model.
-import type { SamplerName } from '../engine/types.ts';
+import type { SamplerName } from './names.ts';
 
 export interface ModelInfoBlock {
   /**

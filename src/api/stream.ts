@@ -1,7 +1,8 @@
 // The streaming contract: every server-sent event of a generation, as one union. The server's SSE
 // adapter writes them, the client's parser reads them; `event:` always equals `type`.
-import type { OutputFormat } from '../output/format.ts';
+
 import type { MidjourneyResultInfo, Usage } from './generation.ts';
+import type { OutputFormat } from './names.ts';
 
 /** Edits stream the same events under OpenAI's image_edit.* names (the SDKs' edit stream types). */
 export type StreamKind = 'image_generation' | 'image_edit';

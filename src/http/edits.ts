@@ -14,12 +14,12 @@ import {
   MAX_IMAGE_PARTS,
   MAX_UPLOAD_BYTES,
   oneImageOnly,
-  readEditPictures,
   splitJsonEdit,
 } from '../api/edits.ts';
 import { ignoredFieldWarnings, resolveGenerationParams } from '../api/generation.ts';
 import { randomSeed as engineRandomSeed } from '../engine/validate.ts';
 import { errors, isImagineError } from '../errors.ts';
+import { readEditPictures } from '../output/edit-pictures.ts';
 import { editOutputSize, fitImage, fitMask } from '../output/fit.ts';
 import type { GenerationJobData } from '../queue/generation-worker.ts';
 import { upstreamForModel } from '../relay/midjourney/config.ts';

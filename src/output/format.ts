@@ -1,8 +1,9 @@
 // Output formats and their names, apart from the encoder so that wire types, the CLI and the
 // browser playground can use them without loading sharp.
 
-export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+import type { OutputFormat } from '../api/names.ts';
+
+export { OUTPUT_FORMATS, type OutputFormat } from '../api/names.ts';
 
 export const MIME_TYPES: Record<OutputFormat, string> = {
   png: 'image/png',

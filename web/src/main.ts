@@ -1,6 +1,8 @@
 // The playground's script: a form over the public API, through the same typed client as the CLI.
 // n = 1 streams (progress, previews, queue position); n > 1 is one JSON request. Cancel aborts the
 // request and deletes the job; API errors are shown next to the field their `param` names.
+
+import { RNG_SOURCES, SAMPLER_NAMES } from '../../src/api/names.ts';
 import {
   type CompletedEvent,
   type GenerationParams,
@@ -13,7 +15,6 @@ import {
   type ProgressEvent,
   type StreamEvent,
 } from '../../src/client/index.ts';
-import { RNG_SOURCES, SAMPLER_NAMES } from '../../src/engine/types.ts';
 import { MIME_TYPES, type OutputFormat } from '../../src/output/format.ts';
 import { setUpEditMode } from './edit.ts';
 import { ASPECTS, parseSize, presetSizes } from './sizes.ts';

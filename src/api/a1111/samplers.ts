@@ -1,7 +1,7 @@
 // AUTOMATIC1111's sampler and schedule names, and which of our samplers each pair is. A1111 (1.9+)
 // names an algorithm and a schedule apart; "Automatic" is the algorithm's own default schedule.
 // Every k-diffusion algorithm of ours walks every schedule we have; DDIM and LCM only their own timesteps.
-import type { SamplerName, ScheduleName } from '../../engine/types.ts';
+import type { SamplerName, ScheduleName } from '../names.ts';
 
 interface A1111Sampler {
   name: string;

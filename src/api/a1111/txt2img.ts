@@ -3,7 +3,6 @@
 // what we accept but do not do. The generation itself is resolved by resolveGenerationParams, as
 // for every API.
 import { z } from 'zod';
-import type { ScheduleName } from '../../engine/types.ts';
 import type { CheckedRequest } from '../generation.ts';
 import {
   MAX_CFG_SCALE,
@@ -13,6 +12,7 @@ import {
   MIN_CFG_SCALE,
   PROMPT_MAX_LENGTH,
 } from '../generation.ts';
+import type { ScheduleName } from '../names.ts';
 import { fromZodIssues, invalidField } from './errors.ts';
 import { chooseSampler } from './samplers.ts';
 

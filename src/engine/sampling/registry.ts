@@ -71,6 +71,9 @@ const ALGORITHMS: Record<SamplerName, KDiffusion | { own: PlanFactory }> = {
   },
 };
 
+/** The samplers this registry plans, by API name (api/names.ts lists the same; its test checks). */
+export const SAMPLERS = Object.keys(ALGORITHMS) as SamplerName[];
+
 /** Whether `name` can walk `schedule` (every k-diffusion sampler can; DDIM and LCM only their own). */
 export function canSchedule(name: SamplerName, schedule: ScheduleName | undefined): boolean {
   return schedule === undefined || !('own' in ALGORITHMS[name]);

@@ -19,6 +19,14 @@ export interface ErrorFields {
   retryAfter?: number;
 }
 
+/** The `error` object of OpenAI's envelope `{"error": {...}}`, as every error response carries it. */
+export interface OpenAIErrorObject {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+}
+
 export class ImagineError extends Error {
   readonly status: number;
   readonly type: OpenAIErrorType;
@@ -37,7 +45,7 @@ export class ImagineError extends Error {
     if (fields.retryAfter !== undefined) this.retryAfter = fields.retryAfter;
   }
 
-  toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  toJSON(): { error: OpenAIErrorObject } {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }

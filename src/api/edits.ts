@@ -11,10 +11,10 @@ import {
   checkStreamAndSeed,
   GENERATION_FIELDS,
   generationSchema,
-  issueToError,
   oneOf,
   RESPONSE_FORMATS,
 } from './generation.ts';
+import { parseBody } from './issues.ts';
 import { MAX_MASK_BLUR, MAX_N } from './names.ts';
 
 /**
@@ -96,17 +96,14 @@ export function coerceFormFields(fields: Record<string, string>): Record<string,
 }
 
 export function checkEditRequest(body: unknown): CheckedEdit {
-  const parsed = editSchema.safeParse(body);
-  if (!parsed.success) throw issueToError(parsed.error.issues[0], EDIT_FIELDS);
-  checkStreamAndSeed(parsed.data);
-  return parsed.data;
+  const req = parseBody(editSchema, body, EDIT_FIELDS);
+  checkStreamAndSeed(req);
+  return req;
 }
 
 /** A variation as the edit it runs: empty prompt, the model's defaults, VARIATION_STRENGTH. */
 export function checkVariationRequest(body: unknown): CheckedEdit {
-  const parsed = variationSchema.safeParse(body);
-  if (!parsed.success) throw issueToError(parsed.error.issues[0], VARIATION_FIELDS);
-  return { ...parsed.data, prompt: '', strength: VARIATION_STRENGTH };
+  return { ...parseBody(variationSchema, body, VARIATION_FIELDS), prompt: '', strength: VARIATION_STRENGTH };
 }
 
 /** The generation fields of an edit, for the shared resolution. */

@@ -1,8 +1,9 @@
 // Wire contract of POST /v1/images/generations: the request schema (OpenAI's fields plus our Stable
 // Diffusion extensions), the checks that depend on the model, and the response shape.
 import { z } from 'zod';
-import { errors, type ImagineError } from '../errors.ts';
-import { clip, describeNames, describeValue } from './echo.ts';
+import { errors } from '../errors.ts';
+import { describeValue } from './echo.ts';
+import { parseBody } from './issues.ts';
 import {
   MAX_N,
   MAX_SEED,
@@ -175,20 +176,6 @@ export interface GenerationParams extends OutputParams {
   size: string;
 }
 
-/** A schema issue as a 400 naming the field; unknown fields list what the endpoint accepts. */
-export function issueToError(issue: z.core.$ZodIssue, accepted: readonly string[]): ImagineError {
-  if (issue.code === 'unrecognized_keys') {
-    return errors.invalidParam(
-      clip(issue.keys[0]),
-      `Unrecognized request argument supplied: ${describeNames(issue.keys)}. Accepted fields: ${accepted.join(', ')}.`,
-      'unknown_parameter',
-    );
-  }
-  const param = issue.path.length > 0 ? String(issue.path[0]) : null;
-  if (param === null) return errors.invalidRequest(issue.message, 'invalid_body');
-  return errors.invalidParam(param, issue.message);
-}
-
 /** The checks between fields that every image request shares (stream with n, seed range). */
 export function checkStreamAndSeed(req: {
   stream?: boolean | null;
@@ -205,10 +192,9 @@ export function checkStreamAndSeed(req: {
 
 /** Model-independent checks; throws a 400 naming the first bad field. */
 export function checkGenerationRequest(body: unknown): CheckedRequest {
-  const parsed = generationSchema.safeParse(body);
-  if (!parsed.success) throw issueToError(parsed.error.issues[0], GENERATION_FIELDS);
-  checkStreamAndSeed(parsed.data);
-  return parsed.data;
+  const req = parseBody(generationSchema, body, GENERATION_FIELDS);
+  checkStreamAndSeed(req);
+  return req;
 }
 
 /** What the model contributes to a request's defaults and limits. */

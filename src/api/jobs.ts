@@ -1,16 +1,14 @@
 // Wire contract of /v1/images/jobs/{id}: a generation's state, readable while it waits, runs and
 // for a while after it ends.
+import type { OpenAIErrorObject } from '../errors.ts';
 import type { ImagesResponse } from './generation.ts';
+import type { Progress } from './stream.ts';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export interface JobProgress {
-  step: number;
-  total_steps: number;
-  progress: number;
-  eta_seconds: number;
-}
+/** The same numbers as a stream's progress event. */
+export type JobProgress = Progress;
 
 export interface JobObject {
   id: string;
@@ -24,5 +22,5 @@ export interface JobObject {
   position: number | null;
   progress: JobProgress | null;
   result: ImagesResponse | null;
-  error: { message: string; type: string; param: string | null; code: string | null } | null;
+  error: OpenAIErrorObject | null;
 }

@@ -1,6 +1,7 @@
 // The streaming contract: every server-sent event of a generation, as one union. The server's SSE
 // adapter writes them, the client's parser reads them; `event:` always equals `type`.
 
+import type { OpenAIErrorObject } from '../errors.ts';
 import type { MidjourneyResultInfo, Usage } from './generation.ts';
 import type { OutputFormat } from './names.ts';
 
@@ -15,17 +16,21 @@ export interface QueuedEvent {
 }
 
 /**
- * Midjourney reports a percentage, not steps: its progress events carry step = the percentage
- * (0..100) and total_steps = 100, and eta_seconds is extrapolated from the time so far.
+ * A job's progress, as stream events and job objects show it. Midjourney reports a percentage, not
+ * steps: its progress carries step = the percentage (0..100) and total_steps = 100, and eta_seconds
+ * is extrapolated from the time so far.
  */
-export interface ProgressEvent {
-  type: `${StreamKind}.progress`;
-  job_id: string;
+export interface Progress {
   step: number;
   total_steps: number;
   /** 0..1 */
   progress: number;
   eta_seconds: number;
+}
+
+export interface ProgressEvent extends Progress {
+  type: `${StreamKind}.progress`;
+  job_id: string;
 }
 
 export interface PartialImageEvent {
@@ -57,7 +62,7 @@ export interface CompletedEvent {
 
 export interface ErrorEvent {
   type: 'error';
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: OpenAIErrorObject;
 }
 
 export type StreamEvent = QueuedEvent | ProgressEvent | PartialImageEvent | CompletedEvent | ErrorEvent;

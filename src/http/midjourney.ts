@@ -1,49 +1,17 @@
 // Midjourney extension routes: follow-ups on a finished grid (upscale U1–U4, variation V1–V4, reroll),
 // relayed and streamed like any generation, and the notify hook midjourney-proxy POSTs task updates to.
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { clip, describeNames } from '../api/echo.ts';
-import { MAX_PARTIAL_IMAGES, RESPONSE_FORMATS } from '../api/generation.ts';
+import { clip } from '../api/echo.ts';
+import { checkFollowUpRequest } from '../api/midjourney.ts';
 import { errors } from '../errors.ts';
-import { OUTPUT_FORMATS } from '../output/format.ts';
 import { type MjUpstream, upstreamOf } from '../relay/midjourney/config.ts';
 import { acceptNotifyHook } from '../relay/midjourney/notify.ts';
 import { TASK_ID } from '../relay/midjourney/protocol.ts';
-import { MJ_FOLLOW_UPS } from '../relay/midjourney/relay.ts';
 import type { RouteDeps } from './app.ts';
 import { midjourneyParams, relayLane, submitJob } from './images.ts';
 
 /** Unauthenticated: a push only wakes the tracker of a task, which re-fetches it from the upstream. */
 export const NOTIFY_PATH = '/v1/relay/midjourney/notify';
-
-const followUpSchema = z.strictObject(
-  {
-    action: z.enum(MJ_FOLLOW_UPS as [string, ...string[]], {
-      error: `action must be one of ${MJ_FOLLOW_UPS.join(', ')}`,
-    }),
-    stream: z.boolean({ error: 'stream must be a boolean or null' }).nullish(),
-    response_format: z
-      .enum(RESPONSE_FORMATS, { error: `response_format must be one of ${RESPONSE_FORMATS.join(', ')}` })
-      .nullish(),
-    output_format: z
-      .enum(OUTPUT_FORMATS, { error: `output_format must be one of ${OUTPUT_FORMATS.join(', ')}` })
-      .nullish(),
-    output_compression: z
-      .number()
-      .int()
-      .min(0)
-      .max(100, { error: 'output_compression must be an integer from 0 to 100' })
-      .nullish(),
-    partial_images: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_PARTIAL_IMAGES, { error: `partial_images must be an integer from 0 to ${MAX_PARTIAL_IMAGES}` })
-      .nullish(),
-    user: z.string().max(256, { error: 'user must be at most 256 characters' }).nullish(),
-  },
-  { error: 'The request body must be a JSON object.' },
-);
 
 /**
  * The upstream and its own task id for a task id as clients see it, "<upstream>:<id>"; a bare id is
@@ -72,21 +40,7 @@ export function registerMidjourneyRoutes(app: FastifyInstance, deps: RouteDeps):
         throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
       }
       const { upstream, taskId } = resolveTask(deps, request.params.task_id);
-      const parsed = followUpSchema.safeParse(request.body ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        if (issue.code === 'unrecognized_keys') {
-          throw errors.invalidParam(
-            clip(issue.keys[0]),
-            `Unrecognized argument: ${describeNames(issue.keys)}. Accepted fields: ${Object.keys(followUpSchema.shape).join(', ')}.`,
-            'unknown_parameter',
-          );
-        }
-        const param = issue.path.length > 0 ? String(issue.path[0]) : null;
-        if (param === null) throw errors.invalidRequest(issue.message, 'invalid_body');
-        throw errors.invalidParam(param, issue.message);
-      }
-      const body = parsed.data;
+      const body = checkFollowUpRequest(request.body ?? {});
       const model = upstream.models[0];
       request.model = model;
       const params = midjourneyParams(model, body, {

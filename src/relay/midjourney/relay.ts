@@ -2,6 +2,7 @@
 // and an event callback, and returns the finished image. Follow-ups (U1–U4, V1–V4, reroll) on a finished
 // grid run the same way. Flow: submit → (queued) → poll /mj/task/{id}/fetch, woken early by notify pushes
 // → progress and partial images → SUCCESS image | FAILURE reason | our timeout.
+import { MJ_FOLLOW_UPS, type MjFollowUp } from '../../api/midjourney.ts';
 import { type ErrorCode, errors, ImagineError } from '../../errors.ts';
 import type { MjUpstream } from './config.ts';
 import { defaultNotifyHub, type NotifyHub } from './notify.ts';
@@ -45,18 +46,7 @@ export interface RelayGenerateRequest extends RelayCallOptions {
   prompt: string;
 }
 
-export type MjFollowUp = 'U1' | 'U2' | 'U3' | 'U4' | 'V1' | 'V2' | 'V3' | 'V4' | 'reroll';
-export const MJ_FOLLOW_UPS: readonly MjFollowUp[] = [
-  'U1',
-  'U2',
-  'U3',
-  'U4',
-  'V1',
-  'V2',
-  'V3',
-  'V4',
-  'reroll',
-];
+export { MJ_FOLLOW_UPS, type MjFollowUp } from '../../api/midjourney.ts';
 
 export interface RelayFollowUpRequest extends RelayCallOptions {
   /** The finished task to act on (an imagine, variation or reroll grid). */

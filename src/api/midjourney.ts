@@ -1,9 +1,24 @@
 // Wire contract of POST /v1/images/midjourney/{task_id}/actions: a follow-up on a finished
 // Midjourney grid (upscale U1–U4, variation V1–V4, reroll) and the output fields a generation
-// takes. The relay (relay/midjourney/) runs these actions; their names are defined here.
+// takes, and the fields a Midjourney model's generation accepts. The relay (relay/midjourney/) runs
+// these; their names are defined here.
 import { z } from 'zod';
 import { generationSchema } from './generation.ts';
 import { parseBody } from './issues.ts';
+
+/** Request fields a Midjourney model takes (listed in /v1/models; the rest are refused by name). */
+export const MJ_ACCEPTED_FIELDS = [
+  'model',
+  'prompt',
+  'n',
+  'size',
+  'stream',
+  'partial_images',
+  'response_format',
+  'output_format',
+  'output_compression',
+  'user',
+] as const;
 
 export const MJ_FOLLOW_UPS = ['U1', 'U2', 'U3', 'U4', 'V1', 'V2', 'V3', 'V4', 'reroll'] as const;
 export type MjFollowUp = (typeof MJ_FOLLOW_UPS)[number];

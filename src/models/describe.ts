@@ -1,9 +1,8 @@
 // A registry entry as the wire's ModelObject: OpenAI's fields plus our `imagine` block.
 
 import { GENERATION_FIELDS } from '../api/generation.ts';
+import { MJ_ACCEPTED_FIELDS } from '../api/midjourney.ts';
 import type { ModelObject } from '../api/models.ts';
-import type { MjUpstream } from '../relay/midjourney/config.ts';
-import { MJ_ACCEPTED_FIELDS } from '../relay/midjourney/request.ts';
 import { precisionOf } from './optimize-info.ts';
 import type { ModelEntry, ModelState } from './registry.ts';
 
@@ -11,7 +10,7 @@ import type { ModelEntry, ModelState } from './registry.ts';
 const GRID_FIELDS = GENERATION_FIELDS.filter((f) => f !== 'n');
 
 /** A model served by a Midjourney upstream. `created` is when this server started. */
-export function describeRelayModel(upstream: MjUpstream, id: string, created: number): ModelObject {
+export function describeRelayModel(upstream: { name: string }, id: string, created: number): ModelObject {
   return {
     id,
     object: 'model',

@@ -3,19 +3,7 @@
 // an --ar flag. Works on the plain wire fields so the HTTP layer can call it after its own schema.
 import { errors } from '../../errors.ts';
 
-/** Request fields a Midjourney model takes (for /v1/models). */
-export const MJ_ACCEPTED_FIELDS = [
-  'model',
-  'prompt',
-  'n',
-  'size',
-  'stream',
-  'partial_images',
-  'response_format',
-  'output_format',
-  'output_compression',
-  'user',
-] as const;
+export { MJ_ACCEPTED_FIELDS } from '../../api/midjourney.ts';
 
 /** Stable Diffusion fields, with the Midjourney flag to use instead where there is one. */
 const SD_ONLY: Record<string, string | null> = {

@@ -31,6 +31,7 @@ export const RANKS: readonly string[] = [
 export const ONLY_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   engine: ['runtime', 'errors'],
   api: ['errors'],
+  client: ['api'],
 };
 
 export interface Edge {

@@ -1,6 +1,6 @@
 // The folders of src/ keep the data path's order (docs/ARCHITECTURE.md): no import cycle between
 // folders, no folder importing one above it, engine/ on runtime/ and errors only, api/ on errors
-// only. FOLDER_GRAPH=1 prints the graph with edge counts.
+// only, client/ on api/ only. FOLDER_GRAPH=1 prints the graph with edge counts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import {
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
-test('src/ keeps its layering: no folder cycle, no upward import, engine/ and api/ within their lists', () => {
+test('src/ keeps its layering: no folder cycle, no upward import, engine/, api/ and client/ within their lists', () => {
   const edges = folderEdges(SRC);
   if (process.env.FOLDER_GRAPH) console.log(formatGraph(edges));
   assert.ok(edges.length > 20, `only ${edges.length} edges between folders: is the scan reading src/?`);

@@ -7,7 +7,7 @@ import { createApp, type GenerationQueue, type Lifecycle } from '../http/app.ts'
 import { createMetrics } from '../http/metrics.ts';
 import { trackBusyLanes } from '../models/busy-lanes.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
-import { createModelRegistry, type ModelRegistry } from '../models/registry.ts';
+import type { ModelRegistry } from '../models/registry.ts';
 import { createImageStore, type ImageStore } from '../output/store.ts';
 import {
   createGenerationProcessor,
@@ -19,8 +19,8 @@ import { createInterrupts } from '../queue/interrupts.ts';
 import { createMemoryQueue } from '../queue/memory-queue.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
-import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
 import { connectApiNode } from './api-node.ts';
+import { createLocalModels } from './local-models.ts';
 
 export interface ImagineServer {
   readonly app: FastifyInstance;
@@ -58,11 +58,6 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
       : connectApiNode({ ...config, redis: config.redis }, { notifyHub: overrides.notifyHub });
   // Throws ModelsConfigError (one line naming the file and field) before anything starts.
   const modelsConfig = loadModelsConfig(config.modelsConfig, config.modelsDir);
-  const runtime = {
-    executionProvider: overrides.executionProvider ?? config.executionProvider,
-    intraOpNumThreads: config.intraOpThreads || undefined,
-    interOpNumThreads: config.interOpThreads || undefined,
-  };
   // The registry asks the queue whether a model has waiting or running jobs before unloading it.
   let busy: (id: string) => boolean = () => false;
   const registryLog = {
@@ -71,11 +66,9 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
   };
   const models =
     node?.models ??
-    createModelRegistry({
-      modelsDir: config.modelsDir,
-      // Each model runs in a worker thread of its own, so model calls never block this event loop.
-      load: overrides.load ?? ((dir, extra) => loadThreadPipeline(dir, { load: { runtime, ...extra } })),
-      memoryBudget: config.memoryBudget,
+    createLocalModels(config, {
+      executionProvider: overrides.executionProvider,
+      load: overrides.load,
       rescanMs: overrides.rescanMs,
       isBusy: (id) => busy(id),
       settings: modelsConfig.models,

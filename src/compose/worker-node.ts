@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import type { ServerConfig } from '../config.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
-import { createModelRegistry, type ModelRegistry, type RegistryLog } from '../models/registry.ts';
+import type { ModelRegistry, RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import { redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from '../queue/bullmq-worker.ts';
@@ -17,7 +17,7 @@ import {
 import { relayLanes } from '../queue/relay-worker.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
-import { loadThreadPipeline } from '../runner/thread-pipeline.ts';
+import { createLocalModels } from './local-models.ts';
 
 export interface WorkerNodeOptions {
   /** The provider resolveExecutionProvider chose (default config.executionProvider as is). */
@@ -46,18 +46,9 @@ export function startWorkerNode(
 ): WorkerNode {
   // The same per-model settings and runtime options as `imagine serve` on one machine.
   const modelsConfig = loadModelsConfig(config.modelsConfig, config.modelsDir);
-  const runtime = {
-    executionProvider: options.executionProvider ?? config.executionProvider,
-    intraOpNumThreads: config.intraOpThreads || undefined,
-    interOpNumThreads: config.interOpThreads || undefined,
-  };
-  const models = createModelRegistry({
-    modelsDir: config.modelsDir,
-    // Each model runs in a worker thread of its own, so Redis heartbeats and cancels never wait on it.
-    load: (dir, extra) => loadThreadPipeline(dir, { load: { runtime, ...extra } }),
+  const models = createLocalModels(config, {
+    executionProvider: options.executionProvider,
     settings: modelsConfig.models,
-    // A worker holds its own models, so the budget is per worker, as `imagine serve` has it.
-    memoryBudget: config.memoryBudget,
     log: options.registryLog,
   });
   // models.list() rescans the folder (at most every 2 s), so each heartbeat sees folders added or

@@ -1,7 +1,6 @@
 // The playground's script: a form over the public API, through the same typed client as the CLI.
 // n = 1 streams (progress, previews, queue position); n > 1 is one JSON request. Cancel aborts the
 // request and deletes the job; API errors are shown next to the field their `param` names.
-
 import { RNG_SOURCES, SAMPLER_NAMES } from '../../src/api/names.ts';
 import {
   type CompletedEvent,

@@ -1,8 +1,10 @@
 // ONNX ModelProto writer for graphs imagine builds from specs, with raw-data initializers, optionally
 // stored as ONNX external data beside the model: the tiny VAE from a diffusers safetensors folder,
 // and the tests' synthetic models. The wire encoding is onnx-proto.ts's, shared with the int8
-// rewrite. Field numbers follow onnx/onnx.proto.
-import { ProtoWriter } from './onnx-proto.ts';
+// rewrite, and so is its attribute encoder (makeAttribute). Field numbers follow onnx/onnx.proto.
+import { type AttributeValue, makeAttribute, ProtoWriter } from './onnx-proto.ts';
+
+export type { AttributeValue };
 
 export type DataType = 'float32' | 'float16' | 'int32' | 'int64';
 
@@ -35,13 +37,6 @@ export interface Initializer {
   /** Store the bytes in this file (relative to the model) as ONNX external data. */
   external?: string;
 }
-
-export type AttributeValue =
-  | { int: number }
-  | { ints: number[] }
-  | { float: number }
-  | { floats: number[] }
-  | { string: string };
 
 export interface NodeSpec {
   op: string;
@@ -136,23 +131,6 @@ function valueInfo(v: ValueInfo): ProtoWriter {
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensor));
 }
 
-// AttributeProto: name 1, f 2, i 3, s 4, floats 7, ints 8, type 20 (FLOAT 1, INT 2, STRING 3,
-// FLOATS 6, INTS 7). Repeated scalars are written unpacked, which every parser accepts.
-function attribute(name: string, value: AttributeValue): ProtoWriter {
-  const w = new ProtoWriter().string(1, name);
-  if ('int' in value) w.varint(3, value.int).varint(20, 2);
-  else if ('float' in value) w.float(2, value.float).varint(20, 1);
-  else if ('string' in value) w.string(4, value.string).varint(20, 3);
-  else if ('ints' in value) {
-    for (const i of value.ints) w.varint(8, i);
-    w.varint(20, 7);
-  } else {
-    for (const f of value.floats) w.float(7, f);
-    w.varint(20, 6);
-  }
-  return w;
-}
-
 // NodeProto: input 1, output 2, name 3, op_type 4, attribute 5.
 function node(n: NodeSpec, index: number): ProtoWriter {
   const w = new ProtoWriter();
@@ -160,7 +138,7 @@ function node(n: NodeSpec, index: number): ProtoWriter {
   for (const o of n.outputs) w.string(2, o);
   w.string(3, n.name ?? `${n.op}_${index}`);
   w.string(4, n.op);
-  for (const [k, v] of Object.entries(n.attributes ?? {})) w.message(5, attribute(k, v));
+  for (const [k, v] of Object.entries(n.attributes ?? {})) w.bytes(5, makeAttribute(k, v).bytes);
   return w;
 }
 

@@ -29,6 +29,7 @@ import {
   quantizeModel,
   withActivationOutputs,
 } from '../runtime/quantize.ts';
+import { fuseAttention } from './optimize-attention.ts';
 import { calibrate } from './optimize-calibrate.ts';
 import { compareModels, type ImageComparison } from './optimize-quality.ts';
 import { type GroupSensitivity, measureSensitivity, worstGroups } from './optimize-sensitivity.ts';
@@ -93,6 +94,8 @@ export interface QualityReport {
   method: {
     matmul: string;
     conv: string;
+    /** Attentions rewritten into MultiHeadAttention (lossless; see optimize-attention.ts). */
+    attention: { fused: number; how: string };
     calibration: {
       prompts: readonly string[];
       seeds: readonly number[];
@@ -140,7 +143,7 @@ function matches(pattern: string, t: QuantTarget): boolean {
  * beside it: hard links where the filesystem allows (ORT refuses symlinks that leave the model's
  * folder), else one copy shared by every rewrite in `dir`.
  */
-function writeLinked(dir: string, name: string, model: OnnxModel): string {
+export function writeLinked(dir: string, name: string, model: OnnxModel): string {
   mkdirSync(dir, { recursive: true });
   for (const f of externalFiles(model)) {
     const [from, to] = [resolve(model.baseDir, f), join(dir, f)];
@@ -248,13 +251,16 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
       );
     const [cw, ch] = [side(info.nativeWidth), side(info.nativeHeight)];
     const work = join(tmp, '.work');
+    // Calibration and sensitivity run the fused form too: the same numbers, several times faster.
     const calibPath = writeLinked(
       work,
       'calibrate',
-      withActivationOutputs(
-        unet,
-        convs.flatMap((t) => [t.input, t.output]),
-      ),
+      fuseAttention(
+        withActivationOutputs(
+          unet,
+          convs.flatMap((t) => [t.input, t.output]),
+        ),
+      ).model,
     );
     phase(
       'calibrate',
@@ -289,7 +295,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
         ranges: calibration.ranges,
         gated: true,
       });
-      const gatedPath = writeLinked(work, 'gated', gated);
+      const gatedPath = writeLinked(work, 'gated', fuseAttention(gated).model);
       phase(
         'sensitivity',
         calibration.samples.length * (gates.size + 1),
@@ -311,7 +317,9 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
     // The int8 UNet itself.
     phase('quantize', targets.length, `quantizing ${targets.length} layers`);
     done = 0;
-    const { model: int8 } = quantizeModel(unet, { targets, ranges: calibration.ranges, onTarget: tick });
+    const { model: quantized } = quantizeModel(unet, { targets, ranges: calibration.ranges, onTarget: tick });
+    const { model: int8, fused } = fuseAttention(quantized);
+    say(`${fused} attentions fused into MultiHeadAttention`);
     writeOnnxModel(join(tmp, 'unet', 'model.onnx'), int8);
     checkAbort();
 
@@ -359,6 +367,10 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
         matmul:
           'dynamic int8: weights per output column (symmetric), activations per run (DynamicQuantizeLinear + MatMulInteger)',
         conv: 'static QDQ int8: weights per output channel (symmetric), activations uint8 with calibrated min/max (QLinearConv)',
+        attention: {
+          fused,
+          how: 'fp32 com.microsoft MultiHeadAttention (flash attention on CPU) in place of the exported MatMul/Softmax/MatMul',
+        },
         calibration: { prompts, seeds, steps, size: `${cw}x${ch}`, unet_calls: calibration.unetCalls },
       },
       layers: {

@@ -484,6 +484,13 @@ export function floatAttribute(node: OnnxNode, name: string, fallback: number): 
   return new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
 }
 
+/** A tensor attribute's value (field t), e.g. a Constant node's `value`, or null when absent. */
+export function tensorAttribute(node: OnnxNode, name: string): OnnxTensor | null {
+  const a = node.attributes.find((x) => x.name === name);
+  const t = a ? decodeFields(a.bytes).find((f) => f.field === 5) : undefined;
+  return t ? decodeTensor(bytesOf(t)) : null;
+}
+
 /** An ints attribute's values (field 8), or null when absent. */
 export function intsAttribute(node: OnnxNode, name: string): number[] | null {
   const a = node.attributes.find((x) => x.name === name);

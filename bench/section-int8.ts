@@ -1,19 +1,33 @@
 // Benchmark of the int8 UNet (imagine models optimize --int8). Part of `npm run bench`; prints a
 // JSON line last.
 // - sd15-shape (random weights, real SD 1.5 shapes): quantized once into a cache beside it, then
-//   the engine at 512², fp32 and int8 in turn, each in its own process (engine-case.ts: step time,
-//   load time, peak RSS); then the UNet output's relative error against fp32 on one fixed input.
-//   Its pictures say nothing about quality (the weights are random), its speed says everything.
+//   the engine at 512², each model in its own process (engine-case.ts: step time, load time, peak
+//   RSS): fp32 as shipped, int8, and fp32 with only the lossless attention fusion that the int8
+//   model also gets (so the table separates what int8 buys from what the fusion buys); then each
+//   UNet output's relative error against fp32 on one fixed input. Its pictures say nothing about
+//   quality (the weights are random), its speed says everything.
 // - imagine-demo: the semantic suite, fp32 against int8, same cases and seeds.
 // Needs ~7 GB at a time: run it alone (the project runs heavy work under flock /work/heavy.lock).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { optimizeModel } from '../src/models/optimize.ts';
+import { optimizeModel, writeLinked } from '../src/models/optimize.ts';
+import { fuseAttention } from '../src/models/optimize-attention.ts';
 import { relativeL2 } from '../src/models/optimize-sensitivity.ts';
 import { type HostTensor, loadSession } from '../src/runtime/index.ts';
+import { readOnnxModel } from '../src/runtime/onnx-proto.ts';
 import { compareSemantic, recordSemantic } from '../test/int8/semantic-compare.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,6 +68,25 @@ function feeds(s: Awaited<ReturnType<typeof loadSession>>): Record<string, HostT
   };
 }
 
+/** A cached copy of `src` older than its weights, or made by an older optimize, is rebuilt. */
+function stale(dir: string, weights: string, test: (dir: string) => boolean): boolean {
+  const model = join(dir, 'unet', 'model.onnx');
+  return !existsSync(model) || statSync(model).mtimeMs < statSync(weights).mtimeMs || !test(dir);
+}
+
+/** sd15-shape with only its attentions fused: the other folders linked, the weights hard-linked. */
+function fusedFp32(src: string, dest: string): void {
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(join(dest, 'unet'), { recursive: true });
+  for (const name of readdirSync(src)) {
+    if (name !== 'unet') symlinkSync(join(src, name), join(dest, name));
+  }
+  copyFileSync(join(src, 'unet', 'config.json'), join(dest, 'unet', 'config.json'));
+  const { model, fused } = fuseAttention(readOnnxModel(join(src, 'unet', 'model.onnx')));
+  process.stderr.write(`bench int8: fp32 with ${fused} attentions fused\n`);
+  writeLinked(join(dest, 'unet'), 'model', model);
+}
+
 async function unetOutput(dir: string): Promise<Float32Array> {
   const s = await loadSession(join(dir, 'unet', 'model.onnx'));
   try {
@@ -68,11 +101,21 @@ if (!parts.includes('sd15')) {
   // skipped on request
 } else if (existsSync(join(sd15, 'unet', 'weights.pb'))) {
   const int8 = join(cache, 'sd15-shape-int8');
+  const weights = join(sd15, 'unet', 'weights.pb');
   let quantizeMs: number | null = null;
-  if (
-    !existsSync(join(int8, 'unet', 'model.onnx')) ||
-    statSync(join(int8, 'unet', 'model.onnx')).mtimeMs < statSync(join(sd15, 'unet', 'weights.pb')).mtimeMs
-  ) {
+  // A model quantized before attention fusion existed has no method.attention in its report.
+  const hasFusion = (dir: string) => {
+    try {
+      return (
+        JSON.parse(readFileSync(join(dir, 'quality-report.json'), 'utf8')).method?.attention !== undefined
+      );
+    } catch {
+      return false;
+    }
+  };
+  const fp32Fused = join(cache, 'sd15-shape-fp32-attention');
+  if (stale(fp32Fused, weights, () => true)) fusedFp32(sd15, fp32Fused);
+  if (stale(int8, weights, hasFusion)) {
     rmSync(int8, { recursive: true, force: true });
     mkdirSync(cache, { recursive: true });
     if (!existsSync(join(cache, 'sd15-shape'))) symlinkSync(sd15, join(cache, 'sd15-shape'), 'dir');
@@ -100,27 +143,48 @@ if (!parts.includes('sd15')) {
     });
     quantizeMs = performance.now() - t0;
   }
-  process.stderr.write('bench int8: sd15-shape fp32 at 512² ...\n');
-  const fp32 = engineCase(sd15);
-  process.stderr.write('bench int8: sd15-shape int8 at 512² ...\n');
-  const q = engineCase(int8);
-  const a = await unetOutput(sd15);
-  const b = await unetOutput(int8);
-  const relErr = relativeL2(b, a);
-  out.sd15 = { fp32, int8: q, ratio: q.stepMs / fp32.stepMs, unetRelativeError: relErr, quantizeMs };
-  console.log('\nint8 UNet: sd15-shape 512x512, DPM++ 2M Karras, per denoising step (median)');
-  console.log('| precision | step ms | ORT ms | load ms | peak RSS MB |');
-  console.log('| --- | --- | --- | --- | --- |');
-  for (const [name, r] of [
-    ['fp32', fp32],
-    ['int8', q],
-  ] as const) {
+  // Interleaved, each in its own process, so contention from other work hits all three alike.
+  const cases = [
+    ['fp32', sd15],
+    ['int8', int8],
+    ['fp32 + fused attention', fp32Fused],
+  ] as const;
+  const loadBefore = loadavg();
+  const results = new Map<string, Record<string, number>>();
+  for (const [name, dir] of cases) {
+    process.stderr.write(`bench int8: sd15-shape ${name} at 512² ...\n`);
+    results.set(name, engineCase(dir));
+  }
+  const reference = await unetOutput(sd15);
+  const relErr = new Map<string, number>();
+  for (const [name, dir] of cases.slice(1)) relErr.set(name, relativeL2(await unetOutput(dir), reference));
+  const fp32 = results.get('fp32')!;
+  const q = results.get('int8')!;
+  const fused = results.get('fp32 + fused attention')!;
+  out.sd15 = {
+    fp32,
+    int8: q,
+    fp32FusedAttention: fused,
+    ratio: q.stepMs / fp32.stepMs,
+    ratioVsFusedFp32: q.stepMs / fused.stepMs,
+    unetRelativeError: relErr.get('int8'),
+    fusedFp32RelativeError: relErr.get('fp32 + fused attention'),
+    quantizeMs,
+  };
+  console.log('\nint8 UNet: sd15-shape 512x512 (batch 2), DPM++ 2M Karras, per denoising step (median)');
+  console.log('| UNet | step ms | ORT ms | x fp32 | load ms | peak RSS MB | output rel. error |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const [name] of cases) {
+    const r = results.get(name)!;
+    const e = relErr.get(name);
     console.log(
-      `| ${name} | ${r.stepMs.toFixed(0)} | ${r.ortStepMs.toFixed(0)} | ${r.loadMs.toFixed(0)} | ${r.peakRssMB.toFixed(0)} |`,
+      `| ${name} | ${r.stepMs.toFixed(0)} | ${r.ortStepMs.toFixed(0)} | ${(r.stepMs / fp32.stepMs).toFixed(3)} | ${r.loadMs.toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${e === undefined ? '-' : e.toFixed(4)} |`,
     );
   }
   console.log(
-    `int8/fp32 step: ${(q.stepMs / fp32.stepMs).toFixed(3)} (goal <= 0.45); UNet output relative L2 error vs fp32: ${relErr.toFixed(4)}`,
+    `int8/fp32 step: ${(q.stepMs / fp32.stepMs).toFixed(3)} (goal <= 0.45); int8 against fp32 with the same attention fusion: ${(q.stepMs / fused.stepMs).toFixed(3)}; load average before ${loadBefore.map((l) => l.toFixed(1)).join(' ')}, after ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
   );
   if (quantizeMs !== null)
     console.log(

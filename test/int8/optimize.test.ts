@@ -64,11 +64,15 @@ describe('models optimize --int8 on tiny-sd', kitTestOptions(), () => {
     for (const op of ['MatMulInteger', 'DynamicQuantizeLinear', 'QuantizeLinear', 'DequantizeLinear']) {
       assert.ok(ops.has(op), `${op} in the int8 UNet`);
     }
+    // Attentions run as fused MultiHeadAttention (the kit's tiny-sd has 12), none left as Softmax.
+    assert.equal(unet.graph.nodes.filter((n) => n.opType === 'MultiHeadAttention').length, 12);
+    assert.ok(!ops.has('Softmax'));
     const settings = JSON.parse(readFileSync(join(result.dir, 'imagine.json'), 'utf8'));
     assert.equal(settings.precision, 'int8');
     assert.equal(settings.quality_report, 'quality-report.json');
     const report = JSON.parse(readFileSync(result.reportPath, 'utf8'));
     assert.equal(report.images.results.length, 1);
+    assert.equal(report.method.attention.fused, 12);
     assert.ok(report.images.mean_ssim > 0 && report.images.mean_ssim <= 1);
     assert.ok(report.layers.quantized.matmul > 0 && report.layers.quantized.conv > 0);
     assert.equal(report.sensitivity.length > 0, true);

@@ -5,7 +5,7 @@
 import { blurMask, latentMaskBlockMean, latentMaskNearest, maskValues, pixelMask } from './mask.ts';
 import { type Img2ImgPlan, planImg2Img, type SigmaTable } from './sampling/index.ts';
 import type { Denoiser } from './sampling/types.ts';
-import type { EditInput, EditLatents, SamplerName } from './types.ts';
+import type { EditInput, EditLatents, SamplerName, ScheduleName } from './types.ts';
 import { imageToModelInput, type VaeEncoder } from './vae-encoder.ts';
 
 /** 'inpaint': the UNet takes 9 channels (latent, mask, masked-image latent), SD-inpainting style. */
@@ -28,6 +28,8 @@ export interface EditSpec {
   init: EditInput;
   kind: UnetKind;
   sampler: SamplerName;
+  /** A schedule other than the sampler's own (e.g. Euler on Karras sigmas). */
+  schedule?: ScheduleName;
   steps: number;
   table: SigmaTable;
   width: number;
@@ -40,7 +42,7 @@ export interface EditSpec {
 
 export async function prepareEdit(spec: EditSpec): Promise<PreparedEdit> {
   const { init, width, height, encoder } = spec;
-  const plan = planImg2Img(spec.sampler, spec.table, spec.steps, init.strength);
+  const plan = planImg2Img(spec.sampler, spec.table, spec.steps, init.strength, spec.schedule);
   const x = imageToModelInput(init.image.data, width, height);
   spec.beforeModelCall();
   const initLatent = await encoder.encode(x, width, height);

@@ -286,6 +286,7 @@ function createPipeline(
             init: req.init,
             kind: info.kind,
             sampler: req.sampler,
+            schedule: req.schedule,
             steps: req.steps,
             table,
           });

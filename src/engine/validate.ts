@@ -38,12 +38,6 @@ export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): vo
   if (req.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(req.schedule)) {
     throw errors.invalidParam('scheduler', `scheduler must be one of ${SCHEDULES.join(', ')}`);
   }
-  if (req.schedule !== undefined && req.init) {
-    throw errors.invalidParam(
-      'scheduler',
-      "a schedule other than the sampler's own is not supported for image edits yet",
-    );
-  }
   if (!canSchedule(req.sampler, req.schedule)) {
     throw errors.invalidParam(
       'scheduler',

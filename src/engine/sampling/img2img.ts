@@ -1,7 +1,7 @@
 // Where image-to-image sampling starts: A1111's step arithmetic for the k-diffusion samplers
 // (`img2img_fix_steps` off) and diffusers' StableDiffusionImg2ImgPipeline timesteps for DDIM, as the
 // conformance kit states them, plus the start latent each of them noises the init latent to.
-import type { SamplerName } from '../types.ts';
+import type { SamplerName, ScheduleName } from '../types.ts';
 import { planSampling, type SamplingPlan } from './registry.ts';
 import type { SigmaTable } from './schedules.ts';
 
@@ -39,8 +39,11 @@ export function planImg2Img(
   table: SigmaTable,
   steps: number,
   strength: number,
+  schedule?: ScheduleName,
 ): Img2ImgPlan {
-  const full = planSampling(name, table, steps);
+  // A1111 cuts the img2img start out of whatever sigma list the sampler walks (get_sigmas with
+  // the chosen scheduler), so any schedule works the same way.
+  const full = planSampling(name, table, steps, schedule);
   if (name === 'DDIM') {
     const { from } = ddimStartIndex(steps, strength);
     const timesteps = full.timesteps!.slice(from);

@@ -35,6 +35,8 @@ export interface GenerationJobData {
   schedule?: 'uniform' | 'karras';
   /** Image to image or inpainting (edits, variations, any img2img front end). */
   init?: JobInit;
+  /** Further infotext fields an API reports (A1111's "Masked content", "Inpaint area", ...). */
+  infotextExtra?: Record<string, string | number>;
 }
 
 /**
@@ -142,6 +144,8 @@ export function infotextFor(
     extra['Variation seed strength'] = v.strength;
   }
   if (data.grid) extra.Grid = `2x2 candidates (chaos ${data.grid.chaos})`;
+  Object.assign(extra, data.infotextExtra);
+  const init = data.init;
   return formatInfotext({
     prompt: params.prompt,
     negativePrompt: params.negative_prompt,
@@ -154,6 +158,9 @@ export function infotextFor(
     rng: params.rng,
     model: params.model,
     ...(data.schedule ? { schedule: data.schedule === 'karras' ? 'Karras' : 'Uniform' } : {}),
+    // A1111 writes both for img2img (mask blur only when inpainting with one).
+    ...(init ? { denoisingStrength: init.strength } : {}),
+    ...(init?.mask_b64 !== undefined && init.mask_blur > 0 ? { maskBlur: init.mask_blur } : {}),
     extra,
   });
 }

@@ -1,8 +1,8 @@
-// What POST /sdapi/v1/txt2img answers: `{images, parameters, info}` with `info` a JSON string holding
+// What POST /sdapi/v1/txt2img and /img2img answer: `{images, parameters, info}` with `info` a JSON string holding
 // A1111's keys (modules/processing.py Processed.js()), filled from our resolved parameters.
 import type { GenerationParams } from '../generation.ts';
 import { a1111SamplerName } from './samplers.ts';
-import { TXT2IMG_FIELDS, type Txt2ImgPlan } from './txt2img.ts';
+import type { Txt2ImgPlan } from './txt2img.ts';
 
 export interface Txt2ImgResponse {
   images: string[];
@@ -21,6 +21,12 @@ export interface Txt2ImgOutcome {
   created: number;
   warnings: string[];
   jobId: string;
+  /** img2img: the strength the images were made with (txt2img reports null, as A1111). */
+  denoisingStrength?: number;
+  /** Request fields left out of `parameters` (img2img's pictures unless include_init_images). */
+  hide?: readonly string[];
+  /** Extra infotext fields A1111 reports in `extra_generation_params` (e.g. "Mask blur"). */
+  extra?: Readonly<Record<string, string | number>>;
 }
 
 export function txt2imgResponse(plan: Txt2ImgPlan, o: Txt2ImgOutcome): Txt2ImgResponse {
@@ -53,8 +59,11 @@ export function txt2imgResponse(plan: Txt2ImgPlan, o: Txt2ImgOutcome): Txt2ImgRe
     sd_vae_hash: null,
     seed_resize_from_w: -1,
     seed_resize_from_h: -1,
-    denoising_strength: null,
-    extra_generation_params: schedule !== 'Automatic' ? { 'Schedule type': schedule } : {},
+    denoising_strength: o.denoisingStrength ?? null,
+    extra_generation_params: {
+      ...(schedule !== 'Automatic' ? { 'Schedule type': schedule } : {}),
+      ...o.extra,
+    },
     index_of_first_image: 0,
     infotexts: o.images.map((i) => i.infotext),
     styles: plan.body.styles ?? [],
@@ -68,7 +77,9 @@ export function txt2imgResponse(plan: Txt2ImgPlan, o: Txt2ImgOutcome): Txt2ImgRe
   };
   const parameters = {
     // Known fields only: clients send their own settings along (SillyTavern its url and auth).
-    ...Object.fromEntries(Object.entries(plan.body).filter(([k]) => TXT2IMG_FIELDS.has(k))),
+    ...Object.fromEntries(
+      Object.entries(plan.body).filter(([k]) => plan.fields.has(k) && !(o.hide ?? []).includes(k)),
+    ),
     prompt: params.prompt,
     negative_prompt: params.negative_prompt ?? '',
     seed: plan.body.seed ?? -1,
@@ -82,6 +93,7 @@ export function txt2imgResponse(plan: Txt2ImgPlan, o: Txt2ImgOutcome): Txt2ImgRe
     cfg_scale: params.cfg_scale,
     width: params.width,
     height: params.height,
+    ...(o.denoisingStrength !== undefined ? { denoising_strength: o.denoisingStrength } : {}),
   };
   return { images: images.map((i) => i.b64), parameters, info: JSON.stringify(info) };
 }

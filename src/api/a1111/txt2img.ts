@@ -21,7 +21,8 @@ const int = z.number().int().nullish();
 const bool = z.boolean().nullish();
 const str = z.string().nullish();
 
-const schema = z.looseObject({
+/** A1111's txt2img request model; img2img's extends it (api/a1111/img2img.ts). */
+export const txt2imgSchema = z.looseObject({
   prompt: z.string().max(PROMPT_MAX_LENGTH).nullish(),
   negative_prompt: z.string().max(PROMPT_MAX_LENGTH).nullish(),
   styles: z.array(z.string()).nullish(),
@@ -80,14 +81,16 @@ const schema = z.looseObject({
   clip_skip: int,
 });
 
-export type Txt2ImgBody = z.output<typeof schema>;
+export type Txt2ImgBody = z.output<typeof txt2imgSchema>;
 
 /** Fields A1111's txt2img model has; anything else is reported as ignored. */
-export const TXT2IMG_FIELDS: ReadonlySet<string> = new Set(Object.keys(schema.shape));
+export const TXT2IMG_FIELDS: ReadonlySet<string> = new Set(Object.keys(txt2imgSchema.shape));
 
 /** What a txt2img request becomes. */
 export interface Txt2ImgPlan {
   body: Txt2ImgBody;
+  /** The request model's known fields (echoed back in `parameters`; others are warned about). */
+  fields: ReadonlySet<string>;
   /** The model the request names (override_settings.sd_model_checkpoint), if any. */
   checkpoint: string | null;
   /** Our request, before the model's defaults (model filled in by the route). */
@@ -133,11 +136,19 @@ function overrideWarnings(o: Record<string, unknown>, warnings: string[]): strin
 
 /** Checks and translates a txt2img body; throws an A1111-shaped 422 naming the field. */
 export function planTxt2Img(raw: unknown): Txt2ImgPlan {
-  const parsed = schema.safeParse(raw);
+  const parsed = txt2imgSchema.safeParse(raw);
   if (!parsed.success) throw fromZodIssues(parsed.error.issues);
-  const b = parsed.data;
+  return planGeneration(parsed.data, TXT2IMG_FIELDS);
+}
+
+/**
+ * The fields txt2img and img2img share (seeds, batch, sampler and schedule, size, overrides and
+ * the warnings for what is accepted but not done), from a body already parsed; `fields` are the
+ * request model's own, anything else is warned about.
+ */
+export function planGeneration(b: Txt2ImgBody, fields: ReadonlySet<string>): Txt2ImgPlan {
   const warnings: string[] = [];
-  for (const k of Object.keys(b)) if (!TXT2IMG_FIELDS.has(k)) warnings.push(`Unknown field '${k}' ignored.`);
+  for (const k of Object.keys(b)) if (!fields.has(k)) warnings.push(`Unknown field '${k}' ignored.`);
 
   const count = (b.batch_size ?? 1) * (b.n_iter ?? 1);
   if (count > MAX_N) {
@@ -224,6 +235,7 @@ export function planTxt2Img(raw: unknown): Txt2ImgPlan {
   };
   return {
     body: b,
+    fields,
     checkpoint,
     request,
     variation: strength !== 0 ? { seed: subseed === -1 ? null : subseed, strength } : null,

@@ -3,10 +3,11 @@
 // Errors under this prefix are answered in A1111's shapes (see api/a1111/errors.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { A1111ValidationError, a1111ErrorBody, a1111Status, invalidField } from '../../api/a1111/errors.ts';
+import { decodeB64Image } from '../../api/a1111/pictures.ts';
 import { txt2imgResponse } from '../../api/a1111/response.ts';
 import { A1111_SAMPLERS, A1111_SCHEDULERS } from '../../api/a1111/samplers.ts';
-import { checkpointId, planTxt2Img } from '../../api/a1111/txt2img.ts';
-import { type ImagesResponse, resolveGenerationParams } from '../../api/generation.ts';
+import { checkpointId, planTxt2Img, type Txt2ImgPlan } from '../../api/a1111/txt2img.ts';
+import { type GenerationParams, type ImagesResponse, resolveGenerationParams } from '../../api/generation.ts';
 import { randomSeed as engineRandomSeed } from '../../engine/validate.ts';
 import { errors } from '../../errors.ts';
 import type { ModelEntry } from '../../models/registry.ts';
@@ -16,6 +17,7 @@ import { type GenerationJobData, infotextFor } from '../../queue/generation-work
 import type { RouteDeps } from '../app.ts';
 import { toHttpError } from '../errors.ts';
 import { submitJob } from '../images.ts';
+import { registerImg2Img } from './img2img.ts';
 
 /** Task ids remembered for /progress (force_task_id → job), oldest dropped first. */
 const MAX_TASKS = 1000;
@@ -38,16 +40,25 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   if (map.size > MAX_TASKS) map.delete(map.keys().next().value as K);
 }
 
-/** Decodes base64 or a data URL; a 422 naming `field` when it is not. */
-export function decodeB64Image(value: unknown, field: string): Buffer {
-  if (typeof value !== 'string' || value.length === 0)
-    throw invalidField(field, 'str type expected', 'type_error.str');
-  const b64 = value.startsWith('data:') ? value.slice(value.indexOf(',') + 1) : value;
-  if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(b64))
-    throw invalidField(field, 'Invalid encoded image: not base64.');
-  const bytes = Buffer.from(b64, 'base64');
-  if (bytes.length === 0) throw invalidField(field, 'Invalid encoded image: empty.');
-  return bytes;
+/** A plan resolved against its model: the parameters, the subseed in effect, the job's data. */
+export interface Resolved {
+  params: GenerationParams;
+  subseed: number;
+  data: GenerationJobData;
+}
+
+/** What the img2img route (img2img.ts) borrows from this scope. */
+export interface SdapiRouteDeps {
+  deps: RouteDeps;
+  basic: { config: { basicAuth: boolean } };
+  modelFor(named: string | null): ModelEntry;
+  resolve(plan: Txt2ImgPlan, entry: ModelEntry): Resolved;
+  run(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    plan: Txt2ImgPlan,
+    data: GenerationJobData,
+  ): Promise<ImagesResponse>;
 }
 
 export function registerSdapiRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -95,11 +106,8 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const jobFor = (request: FastifyRequest, task: string | undefined): string | null =>
     task ? (state.tasks.get(task) ?? null) : (state.latest.get(request.keyId) ?? null);
 
-  api.post('/txt2img', basic, async (request, reply) => {
-    if (lifecycle.draining) throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
-    const plan = planTxt2Img(request.body);
-    const entry = modelFor(plan.checkpoint);
-    request.model = entry.id;
+  // What txt2img and img2img share: the plan resolved against the model, the job's common data.
+  const resolve = (plan: Txt2ImgPlan, entry: ModelEntry): Resolved => {
     const params = resolveGenerationParams({ ...plan.request, model: entry.id }, entry.info!, randomSeed);
     const givenSub = plan.body.subseed ?? -1;
     const subseed = plan.variation?.seed ?? (givenSub >= 0 ? givenSub : randomSeed());
@@ -114,7 +122,16 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
       ...(variation ? { variation } : {}),
       ...(plan.schedule ? { schedule: plan.schedule } : {}),
     };
+    return { params, subseed, data };
+  };
 
+  // Runs a job under the caller's task ids (for /progress and /interrupt) and waits for its images.
+  const run = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    plan: Txt2ImgPlan,
+    data: GenerationJobData,
+  ): Promise<ImagesResponse> => {
     const id = request.id;
     remember(state.tasks, plan.body.force_task_id ?? id, id);
     remember(state.latest, request.keyId, id);
@@ -125,12 +142,22 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
         unsubscribe();
       }
     });
-    const res = (await submitJob(deps, request, reply, params.model, data)) as ImagesResponse;
+    return (await submitJob(deps, request, reply, data.params.model, data)) as ImagesResponse;
+  };
 
+  const sdapiDeps: SdapiRouteDeps = { deps, basic, modelFor, resolve, run };
+
+  api.post('/txt2img', basic, async (request, reply) => {
+    if (lifecycle.draining) throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
+    const plan = planTxt2Img(request.body);
+    const entry = modelFor(plan.checkpoint);
+    request.model = entry.id;
+    const { params, subseed, data } = resolve(plan, entry);
+    const res = await run(request, reply, plan, data);
     return txt2imgResponse(plan, {
       params,
       subseed,
-      strength: variation?.strength ?? 0,
+      strength: data.variation?.strength ?? 0,
       images: res.data.map((d, i) => ({
         b64: d.b64_json!,
         seed: d.seed,
@@ -141,6 +168,8 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
       jobId: res.imagine.job_id,
     });
   });
+
+  registerImg2Img(api, sdapiDeps);
 
   api.get<{ Querystring: { id_task?: string; skip_current_image?: string } }>(
     '/progress',

@@ -52,6 +52,17 @@ describe('A1111 step arithmetic (k-diffusion samplers)', () => {
   });
 });
 
+describe("img2img on another schedule than the sampler's own", () => {
+  test('Euler on Karras sigmas cuts the Karras list with the same t_enc', () => {
+    const karras = planSampling('Euler', table, 10, 'karras').sigmas;
+    assert.notDeepEqual(karras, planSampling('Euler', table, 10).sigmas);
+    const mid = planImg2Img('Euler', table, 10, 0.75, 'karras');
+    assert.equal(mid.steps, 8);
+    assert.deepEqual(mid.sigmas, karras.slice(2));
+    assert.deepEqual(mid.start, { kind: 'sigma', sigma: karras[2] });
+  });
+});
+
 describe('diffusers img2img timesteps (DDIM)', () => {
   test('init_timestep = min(int(steps · strength), steps), at least one', () => {
     assert.deepEqual(ddimStartIndex(10, 0.75), { initTimestep: 7, from: 3 });

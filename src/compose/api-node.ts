@@ -8,6 +8,7 @@ import type { ImageStore } from '../output/store.ts';
 import { createBullmqQueue } from '../queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
+import { type Interrupts, publishedInterrupts } from '../queue/interrupts.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
 
@@ -15,6 +16,8 @@ export interface ApiNode {
   queue: JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;
   models: RemoteRegistry;
   store: ImageStore;
+  /** A1111 interrupts, published to the worker running the job. */
+  interrupts: Interrupts;
   /** Closes the queue (running jobs of this node finish first), then the connections. */
   close(): Promise<void>;
 }
@@ -52,6 +55,9 @@ export function connectApiNode(
     queue,
     models,
     store,
+    interrupts: publishedInterrupts((jobId) => {
+      command.publish(keys.interrupt, jobId).catch(() => undefined);
+    }),
     async close() {
       stopForwarding();
       await queue.close();

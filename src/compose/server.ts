@@ -77,8 +77,8 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
   const store =
     node?.store ?? createImageStore({ dir: config.imageDir ?? undefined, ttlMs: config.imageTtlMs });
   let queue: GenerationQueue;
-  // In-process jobs can be interrupted (the A1111 API); scale-out jobs run elsewhere and are cancelled.
-  const interrupts = node ? undefined : createInterrupts();
+  // A1111's /interrupt: applied here to in-process jobs, published to the workers in scale-out.
+  const interrupts = node ? node.interrupts : createInterrupts();
   if (node) {
     queue = node.queue;
   } else {

@@ -14,6 +14,7 @@ import {
   type GenerationProgress,
   type GenerationResult,
 } from '../queue/generation-worker.ts';
+import { createInterrupts } from '../queue/interrupts.ts';
 import { relayLanes } from '../queue/relay-worker.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
@@ -63,9 +64,12 @@ export function startWorkerNode(
   storeRedis.on('error', () => undefined); // the worker's own connections log Redis errors
   const store = createRedisImageStore({ redis: storeRedis, keyOf: keys.file, ttlMs: config.imageTtlMs });
   const hub = options.notifyHub ?? defaultNotifyHub;
+  // A1111 interrupts published by API nodes reach the jobs running here through it.
+  const interrupts = createInterrupts();
   const processor = createGenerationProcessor({
     models,
     store,
+    interrupts,
     relay: options.relay,
     hub,
     infotext: config.infotext,
@@ -78,6 +82,7 @@ export function startWorkerNode(
     lanesNow,
     exclusiveLanes: relayed,
     processor,
+    interrupts,
     // Previews reach live followers over pub/sub; the job in Redis keeps only the numbers.
     storedProgress: ({ partial: _partial, ...numbers }) => numbers,
     describe: () => {

@@ -28,6 +28,8 @@ export function redisKeys(prefix: string) {
     events: `${meta}:events`,
     /** Cancel requests for running jobs, heard by every worker. */
     cancel: `${meta}:cancel`,
+    /** Interrupts (A1111's): the worker running the job stops sampling and keeps the picture so far. */
+    interrupt: `${meta}:interrupt`,
     /** Task ids of Midjourney notify-hook pushes an API node got, heard by relaying workers. */
     relayNotify: `${meta}:relay-notify`,
   };

@@ -22,6 +22,7 @@ import {
   type WireJob,
   WORKER_REDIS_OPTIONS,
 } from './bullmq-wire.ts';
+import type { Interrupts } from './interrupts.ts';
 import type { Processor } from './types.ts';
 import { startAdvertiser } from './worker-adverts.ts';
 
@@ -58,6 +59,8 @@ export interface QueueWorkerOptions<D, P, R> {
    */
   exclusiveLanes?: string[];
   processor: Processor<D, P, R>;
+  /** Where interrupts published by API nodes reach the processor's running jobs (A1111's API). */
+  interrupts?: Interrupts;
   /** What of a progress report is kept in the job (previews go only to live followers). */
   storedProgress?: (p: P) => P;
   /** The models it holds, for API nodes' /v1/models (default none). */
@@ -277,6 +280,13 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
   }
 
   sub.on('message', (channel: string, jobId: string) => {
+    if (channel === keys.interrupt) {
+      if (!tokens.has(jobId)) return;
+      // Not yet sampling (its model still loading): cancelled instead, as in one process.
+      if (options.interrupts?.interrupt(jobId)) log('job interrupt', { worker: id, job: jobId });
+      else for (const w of workers.values()) w.cancelJob(jobId, 'interrupted before sampling');
+      return;
+    }
     if (channel !== keys.cancel) return;
     for (const w of [...workers.values()]) {
       if (w.cancelJob(jobId, 'cancelled by client')) log('job cancel', { worker: id, job: jobId });
@@ -308,7 +318,7 @@ export function createQueueWorker<D, P, R>(options: QueueWorkerOptions<D, P, R>)
         w.run().catch((e: Error) => log('worker error', { worker: id, error: e.message }));
     }
     await Promise.all([...workers.values()].map((w) => w.waitUntilReady()));
-    await sub.subscribe(keys.cancel);
+    await sub.subscribe(keys.cancel, keys.interrupt);
     await advertiser.beat();
     log('worker ready', { worker: id, lanes });
   })();

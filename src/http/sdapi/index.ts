@@ -201,14 +201,15 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
     },
   );
 
-  // A1111 interrupts whatever runs; ours stop the caller's own latest job (or id_task's). A job
-  // running in this process stops sampling and answers with its picture so far, as in A1111; a
-  // queued one, or one on a scale-out worker, is cancelled. /skip does the same: a request here is
-  // one batch, so there is no next batch to skip to.
+  // A1111 interrupts whatever runs; ours stop the caller's own latest job (or id_task's). A running
+  // job, here or on a scale-out worker, stops sampling and answers with its picture so far, as in
+  // A1111; a queued one (or one whose model is still loading) is cancelled. /skip does the same: a
+  // request here is one batch, so there is no next batch to skip to.
   const stop = async (request: FastifyRequest<{ Body: unknown; Querystring: { id_task?: string } }>) => {
     const id = jobFor(request, request.query.id_task);
     if (id === null) return {};
-    if (deps.interrupts?.interrupt(id)) {
+    const running = (await queue.get(id))?.state === 'running';
+    if (running && deps.interrupts?.interrupt(id)) {
       state.interrupted.add(id);
       if (state.interrupted.size > MAX_TASKS)
         state.interrupted.delete(state.interrupted.values().next().value as string);

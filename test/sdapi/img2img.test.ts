@@ -196,6 +196,13 @@ describe('POST /sdapi/v1/img2img', kitTestOptions(), () => {
       { id: 'i2i_euler_a_s075_n2', sampler: 'Euler a', scheduler: 'Automatic', n: 2, mask: false },
       { id: 'inpaint_euler_a_s075', sampler: 'Euler a', scheduler: 'Automatic', n: 1, mask: true },
       { id: 'i2i_dpmpp_2m_karras_s03', sampler: 'DPM++ 2M', scheduler: 'Karras', n: 1, mask: false },
+      {
+        id: 'inpaint_dpmpp_2m_karras_s075_96x64',
+        sampler: 'DPM++ 2M',
+        scheduler: 'Karras',
+        n: 1,
+        mask: true,
+      },
     ];
     for (const k of cases) {
       const c = JSON.parse(readFileSync(kitPath('edit', k.id, 'case.json'), 'utf8'));
@@ -412,6 +419,10 @@ describe('POST /sdapi/v1/img2img', kitTestOptions(), () => {
     const m = await failing({ ...base(), mask: small }, 422);
     assert.deepEqual(m.detail[0].loc, ['body', 'mask']);
     assert.match(m.detail[0].msg, /32x32.*64x64/);
+    // A body over the route's limit (two 16 MiB pictures as base64, plus fields) is a 413.
+    const big = await post('/sdapi/v1/img2img', { ...base(), init_images: ['A'.repeat(45 * 1024 * 1024)] });
+    assert.equal(big.statusCode, 413, big.body.slice(0, 300));
+    assert.match((big.json() as { detail: string }).detail, /limit of 4\d{7} bytes/);
     const huge = await sharp({ create: { width: 4200, height: 4100, channels: 3, background: '#336699' } })
       .png()
       .toBuffer();

@@ -79,7 +79,8 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const basic = { config: { basicAuth: true } };
 
   api.setErrorHandler((err, request, reply: FastifyReply) => {
-    const e = toHttpError(err, deps.config.bodyLimit);
+    // A route's own body limit (img2img's carries pictures) is the one to name in a 413.
+    const e = toHttpError(err, request.routeOptions?.bodyLimit ?? deps.config.bodyLimit);
     metrics.error(e.type, e.code);
     if (e.status >= 500) request.log.error({ err, id: request.id }, 'request failed');
     if (e.status === 401) reply.header('www-authenticate', 'Basic');

@@ -46,6 +46,10 @@ export function infotextOf(req: GenerateRequest, index: number, model?: string):
     height: req.height,
     rng: req.rng,
     model,
+    ...(req.schedule ? { schedule: req.schedule === 'karras' ? 'Karras' : 'Uniform' } : {}),
+    // A1111 writes both for img2img (mask blur only when inpainting with one).
+    ...(req.init ? { denoisingStrength: req.init.strength } : {}),
+    ...(req.init?.mask && (req.init.maskBlur ?? 0) > 0 ? { maskBlur: req.init.maskBlur } : {}),
   });
 }
 

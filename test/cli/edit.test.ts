@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage } from '../../src/output/encode.ts';
+import { readParameters } from '../../src/output/metadata.ts';
 import { imagine } from '../support/cli.ts';
 import { kitPath, kitTestOptions, readKitIndex, readKitJson } from '../support/kit.ts';
 import { assertPngClose, type EditCase, readEditPng } from '../support/kit-cases.ts';
@@ -71,6 +72,11 @@ describe('imagine edit', kitTestOptions(), () => {
           new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\tseed ${c.seed + i}\\n`),
         );
         const ours = await decodeImage(readFileSync(path));
+        // PNG Info reproduces an edit only with its strength (A1111 writes it for img2img).
+        assert.match(
+          readParameters(readFileSync(path)) ?? '',
+          new RegExp(`Denoising strength: ${c.strength}\\b`),
+        );
         const ref = await decodeImage(readFileSync(kitPath('edit', id, `image_${i}.png`)));
         assertPngClose(ours.data, ref.data, `${id}[${i}]`);
         if (mask) {

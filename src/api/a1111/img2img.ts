@@ -3,7 +3,7 @@
 // are prepared, modules/processing.py StableDiffusionProcessingImg2Img). Everything txt2img has is
 // planned by the same planGeneration; this module only adds the picture fields and their rules.
 import { z } from 'zod';
-import { MAX_MASK_BLUR } from '../../engine/types.ts';
+import { MAX_MASK_BLUR } from '../names.ts';
 import { A1111ValidationError, fromZodIssues, invalidField } from './errors.ts';
 import { planGeneration, type Txt2ImgPlan, txt2imgSchema } from './txt2img.ts';
 

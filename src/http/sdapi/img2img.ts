@@ -6,6 +6,15 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidField } from '../../api/a1111/errors.ts';
 import { type Img2ImgPlan, maskInfotext, planImg2Img } from '../../api/a1111/img2img.ts';
+import { txt2imgResponse } from '../../api/a1111/response.ts';
+import { MAX_UPLOAD_BYTES } from '../../api/edits.ts';
+import { blurMask } from '../../engine/mask.ts';
+import type { MaskImage, RawImage } from '../../engine/types.ts';
+import { errors } from '../../errors.ts';
+import { decodeImage, encodeImage } from '../../output/encode.ts';
+import { infotextFor, type JobInit } from '../../queue/generation-worker.ts';
+import { admitJob } from '../images.ts';
+import type { SdapiRouteDeps } from './index.ts';
 import {
   type CropBox,
   crop,
@@ -16,16 +25,7 @@ import {
   readInitImage,
   readMask,
   resizeImage,
-} from '../../api/a1111/pictures.ts';
-import { txt2imgResponse } from '../../api/a1111/response.ts';
-import { MAX_UPLOAD_BYTES } from '../../api/edits.ts';
-import { blurMask } from '../../engine/mask.ts';
-import type { MaskImage, RawImage } from '../../engine/types.ts';
-import { errors } from '../../errors.ts';
-import { decodeImage, encodeImage } from '../../output/encode.ts';
-import { infotextFor, type JobInit } from '../../queue/generation-worker.ts';
-import { admitJob } from '../images.ts';
-import type { SdapiRouteDeps } from './index.ts';
+} from './pictures.ts';
 
 /** An init image and a mask, each up to the edits' upload limit, as base64 (4/3), plus the fields. */
 const BODY_LIMIT = Math.ceil(((2 * MAX_UPLOAD_BYTES) / 3) * 4) + 256 * 1024;

@@ -3,7 +3,6 @@
 // Errors under this prefix are answered in A1111's shapes (see api/a1111/errors.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { A1111ValidationError, a1111ErrorBody, a1111Status, invalidField } from '../../api/a1111/errors.ts';
-import { decodeB64Image } from '../../api/a1111/pictures.ts';
 import { txt2imgResponse } from '../../api/a1111/response.ts';
 import { A1111_SAMPLERS, A1111_SCHEDULERS } from '../../api/a1111/samplers.ts';
 import { checkpointId, planTxt2Img, type Txt2ImgPlan } from '../../api/a1111/txt2img.ts';
@@ -18,6 +17,7 @@ import type { RouteDeps } from '../app.ts';
 import { toHttpError } from '../errors.ts';
 import { submitJob } from '../images.ts';
 import { registerImg2Img } from './img2img.ts';
+import { decodeB64Image } from './pictures.ts';
 
 /** Task ids remembered for /progress (force_task_id → job), oldest dropped first. */
 const MAX_TASKS = 1000;

@@ -3,10 +3,10 @@
 // create_binary_mask): base64 or data URLs in, 8-bit RGB and one-channel masks out, resized by
 // resize_mode. Problems are A1111-shaped 422s naming the field.
 import sharp from 'sharp';
+import { invalidField } from '../../api/a1111/errors.ts';
+import type { ResizeMode } from '../../api/a1111/img2img.ts';
+import { MAX_INPUT_PIXELS, sniffImage } from '../../api/edits.ts';
 import type { MaskImage, RawImage } from '../../engine/types.ts';
-import { MAX_INPUT_PIXELS, sniffImage } from '../edits.ts';
-import { invalidField } from './errors.ts';
-import type { ResizeMode } from './img2img.ts';
 
 /** Decodes base64 or a data URL; a 422 naming `field` when it is not. */
 export function decodeB64Image(value: unknown, field: string): Buffer {

@@ -235,7 +235,7 @@ export interface OnnxModel {
 
 // TensorProto: dims 1, data_type 2, name 8, raw_data 9, external_data 13 (StringStringEntryProto
 // key 1, value 2), data_location 14.
-function decodeTensor(buf: Uint8Array): OnnxTensor {
+export function decodeTensor(buf: Uint8Array): OnnxTensor {
   const fields = decodeFields(buf);
   const t: OnnxTensor = { name: '', dims: int64s(fields, 1), dataType: 0, extra: [] };
   const ext: Record<string, string> = {};
@@ -592,6 +592,14 @@ export function encodeModelInline(model: OnnxModel): Uint8Array {
     const raw = tensorBytes(t, model.baseDir)!;
     return encodeTensor({ ...t, external: undefined, raw });
   });
+}
+
+/**
+ * Encodes the model as it stands: external tensors stay references to their files (load the bytes
+ * with the folder they are relative to), inline ones stay inline.
+ */
+export function encodeModelKeepingExternal(model: OnnxModel): Uint8Array {
+  return encodeModelWith(model, (t) => encodeTensor(t));
 }
 
 /** Tensors at least this large go to the external data file. */

@@ -5,6 +5,10 @@
 // - enableCpuMemArena true: without the arena a UNet step is 2.6x slower.
 // - intraOpNumThreads: one per available CPU unless configured. ORT's own default used fewer
 //   here: an sd15-shape UNet step took 12.2 s with it and 7.1 s with 2 threads on this 2-core VM.
+// - fuseAttention true: attention blocks become ORT's MultiHeadAttention at load
+//   (runtime/fuse-attention.ts), whose CPU kernel never materialises the score matrices.
+//   IMAGINE_FUSE_ATTENTION=0 turns it off for every session of the process (comparisons in
+//   `npm run bench`, or a graph the rewrite should leave alone).
 
 /** The providers imagine knows how to ask for (runtime/providers.ts checks what this build has). */
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml'] as const;
@@ -17,6 +21,8 @@ export interface RuntimeOptions {
   enableMemPattern?: boolean;
   enableCpuMemArena?: boolean;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Rewrite attention to MultiHeadAttention when a graph file is loaded (see fuse-attention.ts). */
+  fuseAttention?: boolean;
 }
 
 export const DEFAULT_RUNTIME_OPTIONS: Readonly<
@@ -26,4 +32,5 @@ export const DEFAULT_RUNTIME_OPTIONS: Readonly<
   enableMemPattern: false,
   enableCpuMemArena: true,
   graphOptimizationLevel: 'all',
+  fuseAttention: process.env.IMAGINE_FUSE_ATTENTION !== '0',
 });

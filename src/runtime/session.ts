@@ -6,6 +6,7 @@ import { basename, dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { errors } from '../errors.ts';
 import { float16ToFloat32, float32ToFloat16 } from './float16.ts';
+import { fusedModelBytes } from './fuse-attention.ts';
 import { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions } from './options.ts';
 
 export type TensorType = 'float32' | 'float16' | 'int32' | 'int64';
@@ -32,6 +33,8 @@ export interface ModelSession {
   run(feeds: Record<string, HostTensor>, outputNames?: string[]): Promise<Record<string, HostTensor>>;
   /** Milliseconds spent inside ORT's run, summed over this session's life. */
   readonly runMs: number;
+  /** Attention blocks rewritten to MultiHeadAttention at load (runtime/fuse-attention.ts). */
+  readonly fusedAttention?: number;
   dispose(): Promise<void>;
 }
 
@@ -95,7 +98,22 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
 }
 
 export async function loadSession(path: string, options: RuntimeOptions = {}): Promise<ModelSession> {
-  return open(path, label(path), options);
+  if (!(options.fuseAttention ?? DEFAULT_RUNTIME_OPTIONS.fuseAttention))
+    return open(path, label(path), options);
+  let fused: ReturnType<typeof fusedModelBytes>;
+  try {
+    fused = fusedModelBytes(path);
+  } catch (e) {
+    throw errors.modelLoad(`${label(path)}: cannot read ONNX model: ${firstLine(e)}`, e);
+  }
+  if (!fused) return open(path, label(path), options);
+  try {
+    return await open(fused.bytes, label(path), options, { folder: dirname(path), fused: fused.fused });
+  } catch {
+    // A graph ORT refuses once fused (say a float16 one, whose attention the CPU kernel does not
+    // take) still loads as exported: the rewrite saves memory, it never decides whether a model works.
+    return open(path, label(path), options);
+  }
 }
 
 /**
@@ -114,13 +132,17 @@ async function open(
   source: string | Uint8Array,
   where: string,
   options: RuntimeOptions,
+  rewritten?: { folder: string; fused: number },
 ): Promise<ModelSession> {
   let session: ort.InferenceSession;
+  const opts = sessionOptions(options);
+  // Bytes of a rewritten graph: its external weights stay in the files beside the original.
+  if (rewritten) opts.extra = { session: { model_external_initializers_file_folder_path: rewritten.folder } };
   try {
     session =
       typeof source === 'string'
-        ? await ort.InferenceSession.create(source, sessionOptions(options))
-        : await ort.InferenceSession.create(source, sessionOptions(options));
+        ? await ort.InferenceSession.create(source, opts)
+        : await ort.InferenceSession.create(source, opts);
   } catch (e) {
     throw errors.modelLoad(`${where}: cannot load ONNX model: ${firstLine(e)}`, e);
   }
@@ -130,6 +152,7 @@ async function open(
   let disposed = false;
   return {
     label: where,
+    fusedAttention: rewritten?.fused ?? 0,
     inputs,
     outputs,
     get runMs() {

@@ -24,6 +24,11 @@ export interface GraphCost {
 export interface MemoryProfile {
   unet: GraphCost;
   vae: GraphCost;
+  /**
+   * The VAE encoder (edits), factors relative to the latent as the decoder's; absent when the
+   * folder has none or the profile predates it (then an edit counts the decoder's cost again).
+   */
+  vaeEncoder?: GraphCost;
   /** 'graph': read from the ONNX files; 'default': unreadable, SD 1.5's shape assumed. */
   source: 'graph' | 'default';
 }
@@ -90,12 +95,15 @@ export function activationParts(profile: MemoryProfile, work: WorkShape): { unet
   const v = graphFeatures(profile.vae, tokens, 1);
   const cu = COEFFICIENTS.unet;
   const cv = COEFFICIENTS.vae;
-  // The encoder mirrors the decoder (same widths and resolutions), so its arena is counted as the
-  // decoder's again: not measured apart, and on the safe side (it has no up-sampling tail).
   const vae = cv.attention * v.attention + cv.conv * v.conv;
+  if (!work.encode) return { unet: cu.attention * u.attention + cu.conv * u.conv, vae };
+  // An edit runs the encoder too, in its own session whose arena stays beside the decoder's: its
+  // own graph's features at the VAE's coefficients (the same kinds of layers), or, without a
+  // profile of it, the decoder's again (on the safe side: the encoder has no up-sampling tail).
+  const e = profile.vaeEncoder ? graphFeatures(profile.vaeEncoder, tokens, 1) : v;
   return {
     unet: cu.attention * u.attention + cu.conv * u.conv,
-    vae: work.encode ? 2 * vae : vae,
+    vae: vae + cv.attention * e.attention + cv.conv * e.conv,
   };
 }
 
@@ -201,9 +209,9 @@ function stampOf(...files: string[]): string {
  * the same: the registry rescans every few seconds). Unreadable graphs give SD 1.5's profile.
  */
 export function memoryProfile(info: Pick<ModelFolderInfo, 'files'>): MemoryProfile {
-  const { unet, vaeDecoder } = info.files;
+  const { unet, vaeDecoder, vaeEncoder } = info.files;
   try {
-    const stamp = stampOf(unet, vaeDecoder);
+    const stamp = stampOf(unet, vaeDecoder, ...(vaeEncoder ? [vaeEncoder] : []));
     const known = profiles.get(unet);
     if (known?.stamp === stamp) return known.profile;
     const unetOutline = readGraphOutline(unet);
@@ -216,10 +224,28 @@ export function memoryProfile(info: Pick<ModelFolderInfo, 'files'>): MemoryProfi
       // diffusers' VAE attention has one head.
       vae: costOf(vaeOutline, () => 1),
     };
+    const encoder = vaeEncoder ? encoderCost(vaeEncoder) : null;
+    if (encoder) profile.vaeEncoder = encoder;
     profiles.set(unet, { stamp, profile });
     return profile;
   } catch {
     return SD15_PROFILE;
+  }
+}
+
+/**
+ * The VAE encoder's cost with factors relative to the latent, as the decoder's are: its graph's
+ * factors are relative to the picture, 8 times the latent's side. Null when unreadable.
+ */
+function encoderCost(file: string): GraphCost | null {
+  try {
+    const outline = readGraphOutline(file);
+    if (!outline.imageInput) return null;
+    const cost = costOf(outline, () => 1);
+    const toLatent = <T extends { factor: number }>(x: T): T => ({ ...x, factor: x.factor / 8 });
+    return { attentions: cost.attentions.map(toLatent), convs: cost.convs.map(toLatent) };
+  } catch {
+    return null;
   }
 }
 

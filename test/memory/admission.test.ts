@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readModelFolder } from '../../src/engine/model-folder.ts';
 import {
+  activationParts,
   admissionError,
   capacity,
   estimateActivations,
@@ -46,11 +47,36 @@ const work = (p: Point): WorkShape => ({ width: p.size, height: p.size, n: p.n, 
 
 describe('the activation estimate', () => {
   test("the kit model's profile is read from its graphs as the fixture recorded it", () => {
-    const profile = memoryProfile(readModelFolder(kitPath('tiny-sd')));
+    const { vaeEncoder: _encoder, ...profile } = memoryProfile(readModelFolder(kitPath('tiny-sd')));
     assert.equal(profile.source, 'graph');
     assert.deepEqual(profile, fixture.profiles['tiny-sd']);
     // Self-attention only at the second level (the kit UNet's CrossAttnDownBlock2D), 8 heads.
     assert.deepEqual(profile.unet.attentions, [{ factor: 2, heads: 8 }]);
+  });
+
+  test("an edit counts the VAE encoder's own graph, not the decoder a second time", () => {
+    const profile = memoryProfile(readModelFolder(kitPath('tiny-sd')));
+    // Read from vae_encoder/model.onnx, its factors relative to the latent as the decoder's: the
+    // widest convolutions run at full picture size (1/8 of a latent cell) with 32 + 32 channels.
+    assert.deepEqual(profile.vaeEncoder?.attentions, [{ factor: 1, heads: 1 }]);
+    assert.deepEqual(
+      profile.vaeEncoder?.convs.find((c) => c.factor === 0.125),
+      { factor: 0.125, channels: 64 },
+    );
+    const w: WorkShape = { width: 512, height: 512, n: 1, guided: true };
+    const decode = activationParts(profile, w).vae;
+    // The kit's encoder is the decoder's mirror (the same widest maps): it costs as much again.
+    assert.ok(Math.abs(activationParts(profile, { ...w, encode: true }).vae - 2 * decode) < 1);
+    // SD's is narrower at full size (128 + 128 channels against the decoder's 256 + 256): an
+    // encoder half as wide everywhere adds half the decoder's cost, not all of it.
+    const half = (c: { factor: number; channels: number }) => ({ ...c, channels: c.channels / 2 });
+    const narrow = { ...profile, vaeEncoder: { attentions: [], convs: profile.vae.convs.map(half) } };
+    const convOnly = { ...narrow, vae: { ...narrow.vae, attentions: [] } };
+    const d = activationParts(convOnly, w).vae;
+    assert.ok(Math.abs(activationParts(convOnly, { ...w, encode: true }).vae - 1.5 * d) < 1);
+    // A profile without the encoder (an advert from an older worker) counts the decoder again.
+    const { vaeEncoder: _e, ...older } = narrow;
+    assert.ok(Math.abs(activationParts(older, { ...w, encode: true }).vae - 2 * decode) < 1);
   });
 
   test('covers every measured peak, and overstates none of ≥ 100 MB past its tolerance', () => {

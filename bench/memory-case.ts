@@ -2,6 +2,7 @@
 // one JSON line with the resident memory it added, split into the UNet phase and the VAE phase.
 // Peaks come from the kernel's high-water mark (VmHWM), reset after load and after the last step
 // (writing 5 to /proc/self/clear_refs), so neither the load nor the UNet hides the next phase.
+// Also reports the whole generation's peak RSS and the median step time (steps after the first).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { type LoadOptions, loadPipeline } from '../src/engine/pipeline.ts';
@@ -32,7 +33,9 @@ resetPeak();
 let unetPeak = 0;
 let rssAfterUnet = 0;
 const steps = Number(stepsArg ?? 2);
-await pipeline.generate(
+const stepTimes: number[] = [];
+let lastStep = 0;
+const result = await pipeline.generate(
   {
     prompt: 'a red circle on a blue background',
     sampler: (process.env.SAMPLER ?? 'Euler') as 'Euler',
@@ -46,7 +49,12 @@ await pipeline.generate(
   },
   {
     onEvent: (e) => {
-      if (e.type !== 'step' || e.step !== steps) return;
+      if (e.type !== 'step') return;
+      const now = performance.now();
+      // The first step includes the text encoder and ORT's first-call allocations.
+      if (e.step > 1) stepTimes.push(now - lastStep);
+      lastStep = now;
+      if (e.step !== steps) return;
       unetPeak = status('VmHWM');
       rssAfterUnet = status('VmRSS');
       resetPeak();
@@ -66,5 +74,8 @@ process.stdout.write(
     unetMB: (unetPeak - rssLoaded) / MB,
     vaeMB: (vaePeak - rssAfterUnet) / MB,
     totalMB: (Math.max(unetPeak, vaePeak) - rssLoaded) / MB,
+    peakMB: Math.max(unetPeak, vaePeak) / MB,
+    stepMs: stepTimes.sort((a, b) => a - b)[Math.floor(stepTimes.length / 2)] ?? null,
+    vaeMs: result.timings.vaeMs,
   })}\n`,
 );

@@ -18,12 +18,12 @@ import {
   memoryProfile,
   type WorkShape,
 } from '../src/models/admission.ts';
+import { heavyCommand } from './heavy-lock.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const kit = process.env.IMAGINE_KIT_DIR ?? resolve(root, '..', 'shared', 'conformance');
 const sd15 = process.env.IMAGINE_SD15_DIR ?? '/tmp/imagine-bench/sd15-shape';
-const LOCK = '/work/heavy.lock';
 const MB = 2 ** 20;
 
 interface Point {
@@ -76,16 +76,12 @@ function measure(p: Point, heavy: boolean, need = 0): Measured | { error: string
     String(p.n),
     String(p.cfg),
   ];
-  const locked = heavy && existsSync(LOCK);
-  const r = spawnSync(
-    locked ? 'flock' : process.execPath,
-    locked ? [LOCK, process.execPath, ...args] : args,
-    {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-      env: { ...process.env, IMAGINE_MEMORY_NEED: String(need) },
-    },
-  );
+  const [command, commandArgs] = heavy ? heavyCommand(args) : [process.execPath, args];
+  const r = spawnSync(command, commandArgs, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    env: { ...process.env, IMAGINE_MEMORY_NEED: String(need) },
+  });
   if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').slice(-2).join(' ') };
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<Measured, keyof Point> & {
     skipped?: string;

@@ -100,11 +100,11 @@ function sessionOptions(o: RuntimeOptions): ort.InferenceSession.SessionOptions 
 export async function loadSession(path: string, options: RuntimeOptions = {}): Promise<ModelSession> {
   if (!(options.fuseAttention ?? DEFAULT_RUNTIME_OPTIONS.fuseAttention))
     return open(path, label(path), options);
-  let fused: ReturnType<typeof fusedModelBytes>;
+  let fused: ReturnType<typeof fusedModelBytes> = null;
   try {
     fused = fusedModelBytes(path);
-  } catch (e) {
-    throw errors.modelLoad(`${label(path)}: cannot read ONNX model: ${firstLine(e)}`, e);
+  } catch {
+    // Not a graph the rewrite can read: ORT loads it (or says what is wrong with it) as it is.
   }
   if (!fused) return open(path, label(path), options);
   try {

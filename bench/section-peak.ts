@@ -28,6 +28,9 @@ interface Variant {
 const unfused = { IMAGINE_FUSE_ATTENTION: '0' };
 const variants: Variant[] = [
   { label: 'pipeline, attention as exported (before)', kind: 'pipeline', env: unfused },
+  { label: 'pipeline, defaults (MultiHeadAttention)', kind: 'pipeline' },
+  { label: 'serve, attention as exported (before)', kind: 'serve', env: unfused },
+  { label: 'serve, defaults (MultiHeadAttention)', kind: 'serve' },
   {
     label: 'pipeline, as exported + VAE arena off',
     kind: 'pipeline',
@@ -46,14 +49,11 @@ const variants: Variant[] = [
     env: unfused,
     options: { unetBatching: 'split' },
   },
-  { label: 'pipeline, defaults (MultiHeadAttention)', kind: 'pipeline' },
   {
     label: 'pipeline, defaults + VAE arena off',
     kind: 'pipeline',
     options: { components: { vaeDecoder: { enableCpuMemArena: false } } },
   },
-  { label: 'serve, attention as exported (before)', kind: 'serve', env: unfused },
-  { label: 'serve, defaults (MultiHeadAttention)', kind: 'serve' },
 ];
 
 function run(v: Variant): Record<string, unknown> {
@@ -78,8 +78,13 @@ function run(v: Variant): Record<string, unknown> {
     maxBuffer: 1 << 24,
     env: { ...process.env, SAMPLER: 'Euler', ...v.env },
   });
-  if (r.status !== 0) return { ...v, error: (r.stderr || '').trim().split('\n').slice(-2).join(' ') };
-  return { ...v, ...(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as object) };
+  const row =
+    r.status !== 0
+      ? { ...v, error: (r.stderr || '').trim().split('\n').slice(-2).join(' ') }
+      : { ...v, ...(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as object) };
+  // Each row as it comes: a long section cut short still leaves what it measured.
+  process.stderr.write(`${JSON.stringify(row)}\n`);
+  return row;
 }
 
 const rows = existsSync(join(sd15, 'unet', 'weights.pb'))

@@ -7,6 +7,9 @@
 //   here: an sd15-shape UNet step took 12.2 s with it and 7.1 s with 2 threads on this 2-core VM.
 // - fuseAttention true: attention blocks become ORT's MultiHeadAttention at load
 //   (runtime/fuse-attention.ts), whose CPU kernel never materialises the score matrices.
+//   sd15-shape at 512², 4 steps (`npm run bench -- peak`): the UNet's working memory 3.22 → 0.29
+//   GiB, the pipeline's peak 8.15 → 5.21 GiB, `imagine serve`'s 8.22 → 5.27 GiB; tiny-sd's UNet
+//   call at 64×64 latents 1.44 → 0.76 s, its output within 6e-6 of the exported graph.
 //   IMAGINE_FUSE_ATTENTION=0 turns it off for every session of the process (comparisons in
 //   `npm run bench`, or a graph the rewrite should leave alone).
 

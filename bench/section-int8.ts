@@ -9,25 +9,13 @@
 // - imagine-demo: the semantic suite, fp32 against int8, same cases and seeds.
 // Needs ~7 GB at a time: run it alone (the project runs heavy work under flock /work/heavy.lock).
 import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { optimizeModel, writeLinked } from '../src/models/optimize.ts';
-import { fuseAttention } from '../src/models/optimize-attention.ts';
+import { optimizeModel } from '../src/models/optimize.ts';
 import { relativeL2 } from '../src/models/optimize-sensitivity.ts';
 import { type HostTensor, loadSession } from '../src/runtime/index.ts';
-import { readOnnxModel } from '../src/runtime/onnx-proto.ts';
 import { compareSemantic, recordSemantic } from '../test/int8/semantic-compare.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,10 +26,20 @@ const out: Record<string, unknown> = {};
 /** BENCH_INT8_PARTS=sd15 or demo runs one half (the sd15 half is the heavy one). */
 const parts = (process.env.BENCH_INT8_PARTS ?? 'sd15,demo').split(',');
 
-function engineCase(dir: string): Record<string, number> {
+function engineCase(dir: string, options: object = {}): Record<string, number> {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join(here, 'engine-case.ts'), dir, '512x512', '4', 'DPM++ 2M Karras', '1'],
+    [
+      '--import',
+      'tsx',
+      join(here, 'engine-case.ts'),
+      dir,
+      '512x512',
+      '4',
+      'DPM++ 2M Karras',
+      '1',
+      JSON.stringify(options),
+    ],
     { encoding: 'utf8', maxBuffer: 1 << 24 },
   );
   if (r.status !== 0) throw new Error((r.stderr || '').trim().split('\n').slice(-3).join(' '));
@@ -74,21 +72,8 @@ function stale(dir: string, weights: string, test: (dir: string) => boolean): bo
   return !existsSync(model) || statSync(model).mtimeMs < statSync(weights).mtimeMs || !test(dir);
 }
 
-/** sd15-shape with only its attentions fused: the other folders linked, the weights hard-linked. */
-function fusedFp32(src: string, dest: string): void {
-  rmSync(dest, { recursive: true, force: true });
-  mkdirSync(join(dest, 'unet'), { recursive: true });
-  for (const name of readdirSync(src)) {
-    if (name !== 'unet') symlinkSync(join(src, name), join(dest, name));
-  }
-  copyFileSync(join(src, 'unet', 'config.json'), join(dest, 'unet', 'config.json'));
-  const { model, fused } = fuseAttention(readOnnxModel(join(src, 'unet', 'model.onnx')));
-  process.stderr.write(`bench int8: fp32 with ${fused} attentions fused\n`);
-  writeLinked(join(dest, 'unet'), 'model', model);
-}
-
-async function unetOutput(dir: string): Promise<Float32Array> {
-  const s = await loadSession(join(dir, 'unet', 'model.onnx'));
+async function unetOutput(dir: string, fuseAttention: boolean): Promise<Float32Array> {
+  const s = await loadSession(join(dir, 'unet', 'model.onnx'), { fuseAttention });
   try {
     const r = await s.run(feeds(s));
     return Object.values(r)[0].data as Float32Array;
@@ -113,8 +98,6 @@ if (!parts.includes('sd15')) {
       return false;
     }
   };
-  const fp32Fused = join(cache, 'sd15-shape-fp32-attention');
-  if (stale(fp32Fused, weights, () => true)) fusedFp32(sd15, fp32Fused);
   if (stale(int8, weights, hasFusion)) {
     rmSync(int8, { recursive: true, force: true });
     mkdirSync(cache, { recursive: true });
@@ -144,20 +127,23 @@ if (!parts.includes('sd15')) {
     quantizeMs = performance.now() - t0;
   }
   // Interleaved, each in its own process, so contention from other work hits all three alike.
+  // 'fp32' loads the graph as exported; the runtime fuses attention at load by default
+  // (runtime/fuse-attention.ts), which the int8 folder's graph already has.
   const cases = [
-    ['fp32', sd15],
-    ['int8', int8],
-    ['fp32 + fused attention', fp32Fused],
+    ['fp32', sd15, { runtime: { fuseAttention: false } }],
+    ['int8', int8, {}],
+    ['fp32 + fused attention', sd15, {}],
   ] as const;
   const loadBefore = loadavg();
   const results = new Map<string, Record<string, number>>();
-  for (const [name, dir] of cases) {
+  for (const [name, dir, options] of cases) {
     process.stderr.write(`bench int8: sd15-shape ${name} at 512² ...\n`);
-    results.set(name, engineCase(dir));
+    results.set(name, engineCase(dir, options));
   }
-  const reference = await unetOutput(sd15);
+  const reference = await unetOutput(sd15, false);
   const relErr = new Map<string, number>();
-  for (const [name, dir] of cases.slice(1)) relErr.set(name, relativeL2(await unetOutput(dir), reference));
+  for (const [name, dir] of cases.slice(1))
+    relErr.set(name, relativeL2(await unetOutput(dir, true), reference));
   const fp32 = results.get('fp32')!;
   const q = results.get('int8')!;
   const fused = results.get('fp32 + fused attention')!;

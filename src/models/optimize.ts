@@ -21,6 +21,7 @@ import { readModelFolder } from '../engine/model-folder.ts';
 import { MODEL_ID_PATTERN } from '../engine/model-settings.ts';
 import type { SamplerName } from '../engine/types.ts';
 import { errors } from '../errors.ts';
+import { fuseAttention } from '../runtime/fuse-attention.ts';
 import { externalFiles, type OnnxModel, readOnnxModel, writeOnnxModel } from '../runtime/onnx-proto.ts';
 import {
   checkOpset,
@@ -29,7 +30,6 @@ import {
   quantizeModel,
   withActivationOutputs,
 } from '../runtime/quantize.ts';
-import { fuseAttention } from './optimize-attention.ts';
 import { calibrate } from './optimize-calibrate.ts';
 import { compareModels, type ImageComparison } from './optimize-quality.ts';
 import { type GroupSensitivity, measureSensitivity, worstGroups } from './optimize-sensitivity.ts';
@@ -94,7 +94,7 @@ export interface QualityReport {
   method: {
     matmul: string;
     conv: string;
-    /** Attentions rewritten into MultiHeadAttention (lossless; see optimize-attention.ts). */
+    /** Attentions rewritten into MultiHeadAttention (lossless; see runtime/fuse-attention.ts). */
     attention: { fused: number; how: string };
     calibration: {
       prompts: readonly string[];
@@ -136,6 +136,15 @@ function matches(pattern: string, t: QuantTarget): boolean {
       .join('.*')}$`,
   );
   return re.test(t.node) || re.test(t.group);
+}
+
+/**
+ * A copy of `model` whose attentions are one MultiHeadAttention each (runtime/fuse-attention.ts
+ * rewrites in place; the fp32 source must stay as read, since every rewrite here starts from it).
+ */
+function withFusedAttention(model: OnnxModel): { model: OnnxModel; fused: number } {
+  const copy = { ...model, opsets: [...model.opsets], graph: { ...model.graph } };
+  return { model: copy, fused: fuseAttention(copy).fused };
 }
 
 /**
@@ -255,7 +264,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
     const calibPath = writeLinked(
       work,
       'calibrate',
-      fuseAttention(
+      withFusedAttention(
         withActivationOutputs(
           unet,
           convs.flatMap((t) => [t.input, t.output]),
@@ -295,7 +304,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
         ranges: calibration.ranges,
         gated: true,
       });
-      const gatedPath = writeLinked(work, 'gated', fuseAttention(gated).model);
+      const gatedPath = writeLinked(work, 'gated', withFusedAttention(gated).model);
       phase(
         'sensitivity',
         calibration.samples.length * (gates.size + 1),
@@ -318,7 +327,7 @@ export async function optimizeModel(o: OptimizeOptions): Promise<OptimizeResult>
     phase('quantize', targets.length, `quantizing ${targets.length} layers`);
     done = 0;
     const { model: quantized } = quantizeModel(unet, { targets, ranges: calibration.ranges, onTarget: tick });
-    const { model: int8, fused } = fuseAttention(quantized);
+    const { model: int8, fused } = withFusedAttention(quantized);
     say(`${fused} attentions fused into MultiHeadAttention`);
     writeOnnxModel(join(tmp, 'unet', 'model.onnx'), int8);
     checkAbort();

@@ -32,6 +32,17 @@ describe('attention as MultiHeadAttention', kitTestOptions(), () => {
     assert.equal(ops.filter((o) => o === 'Softmax').length, 0);
     assert.equal(ops.filter((o) => o === 'MultiHeadAttention').length, softmaxes);
     assert.ok(model.opsets.some((o) => o.domain === 'com.microsoft'));
+    // baddbmm's zeros (one ConstantOfShape per attention) go with it; the Q/K/V/out projections stay
+    // (the int8 rewrite's targets keep their names).
+    const fresh = readOnnxModel(unetPath());
+    const count = (m: typeof model, keep: (n: (typeof model.graph.nodes)[number]) => boolean) =>
+      m.graph.nodes.filter(keep).length;
+    const zeros = (n: (typeof model.graph.nodes)[number]) => n.opType === 'ConstantOfShape';
+    const projections = (n: (typeof model.graph.nodes)[number]) =>
+      n.opType === 'MatMul' && /to_(q|k|v|out)/.test(n.name);
+    assert.equal(count(fresh, zeros) - count(model, zeros), softmaxes);
+    assert.equal(count(model, projections), count(fresh, projections));
+    assert.ok(count(model, projections) > 0);
     // A second pass finds nothing left to fuse.
     assert.equal(fuseAttention(model).fused, 0);
   });

@@ -8,22 +8,16 @@ import { createGenerator } from '../engine/rng/index.ts';
 import { buildSigmaTable, planSampling } from '../engine/sampling/index.ts';
 import { PromptEncoder } from '../engine/text-encoder.ts';
 import { ClipTokenizer } from '../engine/tokenizer/index.ts';
-import type { SamplerName } from '../engine/types.ts';
 import type { HostTensor, ModelSession } from '../runtime/index.ts';
 import { loadSession } from '../runtime/index.ts';
 import type { Range } from '../runtime/quantize.ts';
+import type { CompareSettings } from './optimize-quality.ts';
 
-export interface CalibrationSpec {
+/** The generations calibration runs: the same settings a quality comparison renders with. */
+export interface CalibrationSpec extends CompareSettings {
   info: ModelFolderInfo;
   /** The UNet with activation outputs (withActivationOutputs), as a file. */
   calibrationUnet: string;
-  prompts: readonly string[];
-  seeds: readonly number[];
-  steps: number;
-  sampler: SamplerName;
-  cfgScale: number;
-  width: number;
-  height: number;
   /** Steps (0-based) of the first generation whose UNet feeds are kept for sensitivity. */
   keepSteps: readonly number[];
   signal?: AbortSignal;

@@ -24,6 +24,7 @@ import {
   type OnnxModel,
   type OnnxNode,
   type OnnxTensor,
+  packedVarints,
   readOnnxModel,
   tensorBytes,
 } from './onnx-proto.ts';
@@ -264,23 +265,6 @@ function tensorValues(t: OnnxTensor, baseDir: string): number[] | null {
     else out.push(...packedVarints(f.value));
   }
   return out.length === count ? out : null;
-}
-
-function packedVarints(b: Uint8Array): number[] {
-  const out: number[] = [];
-  let pos = 0;
-  while (pos < b.length) {
-    let value = 0n;
-    let shift = 0n;
-    let byte: number;
-    do {
-      byte = b[pos++];
-      value |= BigInt(byte & 0x7f) << shift;
-      shift += 7n;
-    } while (byte >= 0x80);
-    out.push(Number(BigInt.asIntN(64, value)));
-  }
-  return out;
 }
 
 /**

@@ -154,22 +154,25 @@ function int64s(fields: RawField[], field: number): number[] {
   for (const f of fields) {
     if (f.field !== field) continue;
     if (f.wire === VARINT) out.push(int(f));
-    else {
-      // Packed: the varints back to back.
-      const packed = bytesOf(f);
-      let pos = 0;
-      while (pos < packed.length) {
-        let value = 0n;
-        let shift = 0n;
-        let b: number;
-        do {
-          b = packed[pos++];
-          value |= BigInt(b & 0x7f) << shift;
-          shift += 7n;
-        } while (b >= 0x80);
-        out.push(Number(BigInt.asIntN(64, value)));
-      }
-    }
+    else out.push(...packedVarints(bytesOf(f)));
+  }
+  return out;
+}
+
+/** A packed repeated int64 field: the varints back to back. */
+export function packedVarints(packed: Uint8Array): number[] {
+  const out: number[] = [];
+  let pos = 0;
+  while (pos < packed.length) {
+    let value = 0n;
+    let shift = 0n;
+    let b: number;
+    do {
+      b = packed[pos++];
+      value |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+    } while (b >= 0x80);
+    out.push(Number(BigInt.asIntN(64, value)));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // distribution's moments (8 channels: mean then log-variance) gives its first 4 channels, so edits
 // never depend on random numbers drawn inside a graph.
 import type { ModelSession } from '../runtime/index.ts';
+import { soleInput } from './vae.ts';
 
 export class VaeEncoder {
   private readonly inputName: string;
@@ -11,11 +12,7 @@ export class VaeEncoder {
     private readonly session: ModelSession,
     private readonly scalingFactor: number,
   ) {
-    const spec = session.input('sample') ?? session.inputs[0];
-    if (!spec || session.inputs.length !== 1) {
-      throw new Error(`${session.label}: expected one input 'sample'`);
-    }
-    this.inputName = spec.name;
+    this.inputName = soleInput(session, 'sample');
   }
 
   /**

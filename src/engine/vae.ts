@@ -18,6 +18,14 @@ export interface DecoderSample {
   height: number;
 }
 
+/** The name of a VAE graph's one input (exports name it `expected`, others may not). */
+export function soleInput(session: ModelSession, expected: string): string {
+  const spec = session.input(expected) ?? session.inputs[0];
+  if (!spec || session.inputs.length !== 1)
+    throw new Error(`${session.label}: expected one input '${expected}'`);
+  return spec.name;
+}
+
 export class VaeDecoder {
   private readonly inputName: string;
 
@@ -25,11 +33,7 @@ export class VaeDecoder {
     private readonly session: ModelSession,
     private readonly scalingFactor: number,
   ) {
-    const spec = session.input('latent_sample') ?? session.inputs[0];
-    if (!spec || session.inputs.length !== 1) {
-      throw new Error(`${session.label}: expected one input 'latent_sample'`);
-    }
-    this.inputName = spec.name;
+    this.inputName = soleInput(session, 'latent_sample');
   }
 
   async decode(latent: Float32Array, shape: readonly [number, number, number]): Promise<DecodedImage> {

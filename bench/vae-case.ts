@@ -68,8 +68,8 @@ if (mode === 'decode') {
   const withPreviews = await pipeline.generate(request, {
     previewIntervalMs: 0,
     onEvent: (e) => {
-      if (e.type === 'preview') {
-        if (e.images[0].width === width) tiny++;
+      if (e.preview) {
+        if (e.preview[0].width === width) tiny++;
         else linear++;
       }
     },

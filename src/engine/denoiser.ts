@@ -182,7 +182,7 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   async function runSplit(t: number): Promise<Float32Array> {
     const m = new Float32Array(halves * size);
     for (let b = 0; b < halves * n; b++) {
-      if (b > 0 && spec.signal?.aborted) throw abortReason(spec.signal);
+      if (b > 0) spec.signal?.throwIfAborted();
       const context: HostTensor = {
         type: 'float32',
         data: spec.context.subarray(b * ctxPer, (b + 1) * ctxPer),
@@ -194,7 +194,7 @@ export function createDenoiser(spec: DenoiserSpec): Denoiser {
   }
 
   return async (x, sigma, timestep) => {
-    if (spec.signal?.aborted) throw abortReason(spec.signal);
+    spec.signal?.throwIfAborted();
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
     if (extra) {
       for (let b = 0; b < rows; b++) {
@@ -245,8 +245,4 @@ function timestepFeed(io: UnetIo, t: number, batch: number): HostTensor {
     return { type: 'int64', data: new BigInt64Array(count).fill(BigInt(Math.round(t))), dims };
   }
   return { type: 'float32', data: new Float32Array(count).fill(t), dims };
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('Aborted', 'AbortError');
 }

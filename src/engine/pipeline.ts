@@ -61,16 +61,6 @@ export interface LoadOptions {
  */
 export const AUTO_TILE_ABOVE_CELLS = 128 * 128;
 
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error
-    ? signal.reason
-    : new DOMException('The operation was aborted.', 'AbortError');
-}
-
-function checkSignal(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError(signal);
-}
-
 /** Wraps a structural problem found after load as a model error naming the model. */
 function modelError(info: ModelFolderInfo, e: unknown): Error {
   return errors.modelLoad(`${info.name}: ${e instanceof Error ? e.message : String(e)}`, e);
@@ -202,7 +192,7 @@ function createPipeline(
     const latentShape = [4, h, w] as const;
     const per = 4 * h * w;
 
-    checkSignal(signal);
+    signal?.throwIfAborted();
     // At cfg 1 the negative prompt cannot change anything: it is neither encoded nor run.
     const guided = isGuided(req.cfgScale);
     let encoded: Awaited<ReturnType<TextEncoding['encode']>>;
@@ -277,7 +267,7 @@ function createPipeline(
         width: req.width,
         height: req.height,
         encoder: enc.encoder,
-        beforeModelCall: () => checkSignal(signal),
+        beforeModelCall: () => signal?.throwIfAborted(),
       };
       try {
         if (req.init) {
@@ -295,7 +285,7 @@ function createPipeline(
           imageCond = await textToImageConditioning(common);
         }
       } catch (e) {
-        if (signal?.aborted) throw abortError(signal);
+        signal?.throwIfAborted();
         throw rethrowRun(info, e);
       }
       encodeMs = enc.runMs() - before;
@@ -366,7 +356,7 @@ function createPipeline(
       await previewer.settle();
     } catch (e) {
       previewer.close();
-      if (signal?.aborted) throw abortError(signal);
+      signal?.throwIfAborted();
       if (!interrupt?.aborted) throw rethrowRun(info, e);
       const last = lastEstimate as { step: number; denoised: Float32Array } | null;
       if (!last) throw errors.cancelled('Interrupted before the first sampling step.');
@@ -379,7 +369,7 @@ function createPipeline(
 
     const images: GeneratedImage[] = [];
     for (let i = 0; i < n; i++) {
-      checkSignal(signal);
+      signal?.throwIfAborted();
       const latent = latents.slice(i * per, (i + 1) * per);
       let decoded: DecodedImage;
       try {

@@ -42,9 +42,9 @@ test('tiny previews stay within 5% of the elapsed time; the rest fall back to th
   // A decode costs 40% of a step: at most one tiny preview per 8 steps fits 5%.
   const s = setup({ decodeMs: 40, unetMs: 100, intervalMs: 0 });
   await s.run(40);
-  const previews = s.events.filter((e) => e.type === 'preview');
+  const previews = s.events.flatMap((e) => (e.preview ? [e.preview] : []));
   assert.equal(previews.length, 40, 'interval 0: every step has a preview');
-  const big = previews.filter((e) => e.type === 'preview' && e.images[0].width === 16);
+  const big = previews.filter((images) => images[0].width === 16);
   assert.equal(big.length, s.previewer.stats.tiny);
   assert.ok(
     s.previewer.stats.tiny >= 3 && s.previewer.stats.tiny <= 5,
@@ -54,34 +54,36 @@ test('tiny previews stay within 5% of the elapsed time; the rest fall back to th
   assert.ok(s.previewer.stats.ms <= 0.05 * s.elapsed(), `${s.previewer.stats.ms} of ${s.elapsed()}`);
 });
 
-test('each preview comes right after its own step event', async () => {
+test('each preview rides on its own step event', async () => {
   const s = setup({ decodeMs: 1, unetMs: 100, intervalMs: 0 });
   await s.run(6);
-  assert.equal(s.events.length, 12);
-  for (let i = 0; i < 12; i += 2) {
-    const [a, b] = [s.events[i], s.events[i + 1]];
-    assert.equal(a.type, 'step');
-    assert.equal(b.type, 'preview');
-    assert.equal(a.step, b.step);
-    assert.equal(a.step, i / 2 + 1);
+  assert.equal(s.events.length, 6);
+  for (let i = 0; i < 6; i++) {
+    const e = s.events[i];
+    assert.equal(e.type, 'step');
+    assert.ok(e.preview, `step ${i + 1} carries its preview`);
+    assert.equal(e.step, i + 1);
   }
   // A cheap decode always fits: all six are tiny-VAE pictures at full size (2×2 cells → 16×16).
   assert.equal(s.previewer.stats.tiny, 6);
-  const first = s.events[1];
-  assert.ok(first.type === 'preview');
-  assert.equal(first.images[0].data.length, 16 * 16 * 3);
-  assert.equal(first.images[0].data[0], Math.round(0.75 * 255)); // 0.5 / 2 + 0.5
+  const first = s.events[0].preview;
+  assert.ok(first);
+  assert.equal(first[0].data.length, 16 * 16 * 3);
+  assert.equal(first[0].data[0], Math.round(0.75 * 255)); // 0.5 / 2 + 0.5
 });
 
 test('the interval throttles; undefined means step events only', async () => {
   const s = setup({ decodeMs: 1, unetMs: 100, intervalMs: 250 });
   await s.run(10);
   assert.equal(s.events.filter((e) => e.type === 'step').length, 10);
-  assert.equal(s.events.filter((e) => e.type === 'preview').length, 4); // steps 1, 4, 7, 10
+  assert.deepEqual(
+    s.events.filter((e) => e.preview).map((e) => e.step),
+    [1, 4, 7, 10],
+  );
   const none = setup({ decodeMs: 1, unetMs: 100, intervalMs: undefined });
   await none.run(5);
   assert.deepEqual(
-    none.events.map((e) => e.type),
+    none.events.map((e) => (e.preview ? 'step+preview' : e.type)),
     ['step', 'step', 'step', 'step', 'step'],
   );
 });
@@ -89,9 +91,9 @@ test('the interval throttles; undefined means step events only', async () => {
 test('a failing tiny decode never fails the run: linear previews from then on', async () => {
   const s = setup({ decodeMs: 1, unetMs: 100, intervalMs: 0, fail: true });
   await s.run(4);
-  const previews = s.events.filter((e) => e.type === 'preview');
+  const previews = s.events.flatMap((e) => (e.preview ? [e.preview] : []));
   assert.equal(previews.length, 4);
-  for (const p of previews) assert.ok(p.type === 'preview' && p.images[0].width === 2);
+  for (const p of previews) assert.ok(p[0].width === 2);
   assert.equal(s.previewer.stats.tiny, 0);
 });
 

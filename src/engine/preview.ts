@@ -85,9 +85,9 @@ export interface PreviewStats {
 }
 
 /**
- * Emits each step's event and, when due, its preview right after it in the same tick (adapters
- * attach a preview to the step just reported). A tiny-VAE preview decodes while the sampler
- * waits: `settle()` is awaited before the next model call and after the last step.
+ * Emits each step's event, carrying its preview when one is due. A tiny-VAE preview decodes while
+ * the sampler waits (its step is emitted once the picture is ready): `settle()` is awaited before
+ * the next model call and after the last step.
  */
 export class Previewer {
   readonly stats: PreviewStats = { tiny: 0, linear: 0, ms: 0 };
@@ -119,12 +119,7 @@ export class Previewer {
       return;
     }
     this.lastPreview = now;
-    const preview = (images: RawImage[]): EngineEvent => ({
-      type: 'preview',
-      step: info.step + 1,
-      totalSteps: info.totalSteps,
-      images,
-    });
+    const withPreview = (preview: RawImage[]): EngineEvent => ({ ...stepEvent, preview });
     const { n, h, w, tiny } = this.o;
     if (tiny && !this.tinyBroken && this.affordable(now)) {
       // The sampler may reuse its buffer after this callback: decode a copy.
@@ -147,8 +142,7 @@ export class Previewer {
         .then((images) => {
           this.stats.ms += this.now() - t0;
           if (this.closed) return;
-          this.o.emit(stepEvent);
-          this.o.emit(preview(images));
+          this.o.emit(withPreview(images));
         });
       return;
     }
@@ -156,8 +150,7 @@ export class Previewer {
     const images = latentPreviews(info.denoised, n, h, w);
     this.stats.linear++;
     this.stats.ms += this.now() - t0;
-    this.o.emit(stepEvent);
-    this.o.emit(preview(images));
+    this.o.emit(withPreview(images));
   }
 
   /** After a failed or aborted run: a preview still decoding emits nothing. */
@@ -165,7 +158,7 @@ export class Previewer {
     this.closed = true;
   }
 
-  /** Waits for a tiny preview in flight (and emits its step and preview events). */
+  /** Waits for a tiny preview in flight (and emits its step event). */
   async settle(): Promise<void> {
     const p = this.pending;
     this.pending = null;

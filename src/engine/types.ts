@@ -92,19 +92,22 @@ export interface MaskImage {
 export const VAE_CHOICES = ['full', 'tiny'] as const;
 export type VaeChoice = (typeof VAE_CHOICES)[number];
 
-/** Progress as one event union from one callback (the CLI bar, SSE and BullMQ adapt it). */
-export type EngineEvent =
-  | { type: 'step'; step: number; totalSteps: number; sigma: number; elapsedMs: number }
-  | {
-      type: 'preview';
-      step: number;
-      totalSteps: number;
-      /**
-       * One RGB preview per image, 8 bits, interleaved: at latent resolution (the linear map) or
-       * at full resolution (a tiny-VAE decode, when the pipeline has one).
-       */
-      images: RawImage[];
-    };
+/**
+ * Progress as one event union from one callback (the CLI bar, SSE and BullMQ adapt it). A step
+ * carries its preview when one was made at that step, so no adapter has to pair them.
+ */
+export type EngineEvent = {
+  type: 'step';
+  step: number;
+  totalSteps: number;
+  sigma: number;
+  elapsedMs: number;
+  /**
+   * One RGB preview per image, 8 bits, interleaved: at latent resolution (the linear map) or at
+   * full resolution (a tiny-VAE decode, when the pipeline has one). Absent when none was due.
+   */
+  preview?: RawImage[];
+};
 
 export interface GenerateOptions {
   signal?: AbortSignal;

@@ -205,40 +205,30 @@ export function createGenerationProcessor(
     const chain = createReportChain();
     let partialIndex = 0;
     let lastElapsed = 0;
-    let pending: { step: GenerationProgress; preview: RawImage | null } | null = null;
     const onEvent = (event: EngineEvent) => {
-      if (event.type === 'step') {
-        if (spreadLater && onlyAt === null) onlyAt = partialImageSteps(wanted ?? 0, event.totalSteps);
-        const perStep = event.elapsedMs / event.step;
-        const entry = {
-          step: {
-            step: event.step,
-            total_steps: event.totalSteps,
-            progress: event.step / event.totalSteps,
-            eta_seconds: Math.round(((perStep * (event.totalSteps - event.step)) / 1000) * 100) / 100,
-            step_ms: event.step === 1 ? perStep : event.elapsedMs - lastElapsed,
-          },
-          preview: null as RawImage | null,
-        };
-        lastElapsed = event.elapsedMs;
-        pending = entry;
-        // The engine emits a step's preview right after its step event, in the same tick, so it is
-        // attached by the time this runs.
-        chain.add(async () => {
-          const progress: GenerationProgress = { ...entry.step };
-          if (entry.preview && !job.signal.aborted) {
-            const b64 = (await encodeImage(entry.preview, encodeOpts)).toString('base64');
-            progress.partial = {
-              index: partialIndex++,
-              b64_json: b64,
-              created_at: Math.floor(Date.now() / 1000),
-            };
-          }
-          job.report(progress);
-        });
-      } else if (event.type === 'preview' && pending && pending.step.step === event.step) {
-        if (!onlyAt || onlyAt.has(event.step)) pending.preview = event.images[0] ?? null;
-      }
+      if (spreadLater && onlyAt === null) onlyAt = partialImageSteps(wanted ?? 0, event.totalSteps);
+      const perStep = event.elapsedMs / event.step;
+      const step: GenerationProgress = {
+        step: event.step,
+        total_steps: event.totalSteps,
+        progress: event.step / event.totalSteps,
+        eta_seconds: Math.round(((perStep * (event.totalSteps - event.step)) / 1000) * 100) / 100,
+        step_ms: event.step === 1 ? perStep : event.elapsedMs - lastElapsed,
+      };
+      lastElapsed = event.elapsedMs;
+      const preview = !onlyAt || onlyAt.has(event.step) ? (event.preview?.[0] ?? null) : null;
+      chain.add(async () => {
+        const progress: GenerationProgress = { ...step };
+        if (preview && !job.signal.aborted) {
+          const b64 = (await encodeImage(preview, encodeOpts)).toString('base64');
+          progress.partial = {
+            index: partialIndex++,
+            b64_json: b64,
+            created_at: Math.floor(Date.now() / 1000),
+          };
+        }
+        job.report(progress);
+      });
     };
 
     const request = {

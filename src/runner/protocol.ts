@@ -38,8 +38,8 @@ export type HostMessage =
 export type ThreadMessage =
   | { type: 'ready'; info: ModelFolderInfo; ortTime: OrtTime }
   | { type: 'load-failed'; error: WireError }
-  /** The events of one engine callback turn, delivered together (a step and its preview). */
-  | { type: 'events'; id: number; events: EngineEvent[] }
+  /** One engine event (a step, with its preview when one was made). */
+  | { type: 'event'; id: number; event: EngineEvent }
   | { type: 'result'; id: number; result: GenerateResult; ortTime: OrtTime }
   | { type: 'error'; id: number; error: WireError; ortTime: OrtTime }
   | { type: 'disposed' };

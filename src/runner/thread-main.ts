@@ -41,33 +41,12 @@ function serve(pipeline: Pipeline): void {
   /** Interrupts of calls whose caller may stop them early and keep the picture. */
   const interrupts = new Map<number, AbortController>();
 
-  /**
-   * The engine emits a step and its preview in one synchronous callback turn; they leave together, so
-   * the host hands them on in one turn too (the queue's worker pairs them that way). The flush runs
-   * before the next model call: onnxruntime-node starts each run from setImmediate, after microtasks.
-   */
-  function eventSender(id: number): (e: EngineEvent) => void {
-    let batch: EngineEvent[] | null = null;
-    return (e) => {
-      if (batch) {
-        batch.push(e);
-        return;
-      }
-      batch = [e];
-      queueMicrotask(() => {
-        const events = batch!;
-        batch = null;
-        post({ type: 'events', id, events });
-      });
-    };
-  }
-
   async function generate(m: Extract<HostMessage, { type: 'generate' }>): Promise<void> {
     const controller = new AbortController();
     controllers.set(m.id, controller);
     const interrupt = m.interruptible ? new AbortController() : null;
     if (interrupt) interrupts.set(m.id, interrupt);
-    const onEvent = m.events ? eventSender(m.id) : undefined;
+    const onEvent = m.events ? (event: EngineEvent) => post({ type: 'event', id: m.id, event }) : undefined;
     try {
       const result = await pipeline.generate(m.req, {
         ...m.opts,

@@ -73,13 +73,6 @@ function holdOpen(t: Thread): void {
   else t.worker.unref();
 }
 
-/** The same error the in-process engine throws for an aborted signal. */
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error
-    ? signal.reason
-    : new DOMException('The operation was aborted.', 'AbortError');
-}
-
 function describeExit(code: number, error: Error | null): string {
   if (error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
   return `exit code ${code}`;
@@ -89,7 +82,7 @@ function describeExit(code: number, error: Error | null): string {
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
+    const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
@@ -168,11 +161,11 @@ export async function loadThreadPipeline(
           rejectInfo(loadFailure);
           void worker.terminate();
           break;
-        case 'events': {
+        case 'event': {
           const call = calls.get(m.id);
           if (!call || call.settled || !call.onEvent) break;
           try {
-            for (const e of m.events) call.onEvent(e);
+            call.onEvent(m.event);
           } catch (e) {
             // The callback's own failure fails its generation as the engine fails it in process.
             call.settled = true;
@@ -259,7 +252,7 @@ export async function loadThreadPipeline(
     const { signal, onEvent, interrupt, ...forward } = opts;
     return new Promise<GenerateResult>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(abortError(signal));
+        reject(signal.reason);
         return;
       }
       if (!thread.alive) {
@@ -276,7 +269,7 @@ export async function loadThreadPipeline(
         if (!call || call.settled) return;
         // Answer now; the engine stops between model calls and its own answer is dropped.
         call.settled = true;
-        reject(abortError(signal!));
+        reject(signal!.reason);
         if (thread.alive) thread.worker.postMessage({ type: 'abort', id } satisfies HostMessage);
       };
       // An interrupt is not an answer: the engine stops sampling and its result still comes back.
@@ -329,7 +322,7 @@ export async function loadThreadPipeline(
       // Requests accepted before dispose() still run; dispose waits for them.
       if (disposed) return Promise.reject(errors.unavailable(`${info.name}: model was unloaded`));
       const signal = opts.signal;
-      if (signal?.aborted) return Promise.reject(abortError(signal));
+      if (signal?.aborted) return Promise.reject(signal.reason);
       // The live thread takes the call at once, ahead of a dispose() that follows it.
       if (current?.alive) return send(current, req, opts);
       const call = untilAborted(ensureThread(), signal).then((t) => send(t, req, opts));

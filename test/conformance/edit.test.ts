@@ -165,7 +165,7 @@ describe('edits through the engine: progress, cancel, ends of strength, mask blu
       [[1, 1]],
     );
     assert.ok(Math.abs(steps[0].sigma - 0.0291675) < 1e-6);
-    assert.equal(events.filter((e) => e.type === 'preview').length, 1);
+    assert.equal(events.filter((e) => e.preview).length, 1);
   });
 
   test('an abort before the encoder or mid-sampling stops the edit with AbortError', async () => {

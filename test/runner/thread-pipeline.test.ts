@@ -70,38 +70,33 @@ describe('thread pipeline on tiny-sd', kitTestOptions(), () => {
       assert.deepEqual(b.warnings, a.warnings);
       assert.equal(b.timings.steps, req.steps);
       // Same events in the same order; elapsed times differ, everything else is equal.
-      const strip = (events: EngineEvent[]) =>
-        events.map((e) => (e.type === 'step' ? { ...e, elapsedMs: 0 } : e));
+      const strip = (events: EngineEvent[]) => events.map((e) => ({ ...e, elapsedMs: 0 }));
       assert.deepEqual(strip(seen.threaded), strip(seen.local));
       assert.deepEqual(
-        seen.threaded.map((e) => e.type),
-        ['step', 'preview', 'step', 'preview', 'step', 'preview', 'step', 'preview'],
+        seen.threaded.map((e) => (e.preview ? 'step+preview' : e.type)),
+        ['step+preview', 'step+preview', 'step+preview', 'step+preview'],
       );
     });
   }
 
-  test('a step and its preview reach the callback in one turn, as in process', async () => {
-    // The queue's worker attaches a preview to the step reported just before it in the same turn.
+  test('a step arrives with its preview, one event per turn, as in process', async () => {
     const order: string[] = [];
     await threaded.generate(
       { ...REQ, n: 1, steps: 3 },
       {
         previewIntervalMs: 0,
         onEvent: (e) => {
-          order.push(e.type);
-          if (e.type === 'step') queueMicrotask(() => order.push('microtask'));
+          order.push(e.preview ? `step ${e.step}+preview` : `step ${e.step}`);
+          queueMicrotask(() => order.push('microtask'));
         },
       },
     );
     assert.deepEqual(order, [
-      'step',
-      'preview',
+      'step 1+preview',
       'microtask',
-      'step',
-      'preview',
+      'step 2+preview',
       'microtask',
-      'step',
-      'preview',
+      'step 3+preview',
       'microtask',
     ]);
   });
@@ -110,7 +105,7 @@ describe('thread pipeline on tiny-sd', kitTestOptions(), () => {
     const events: EngineEvent[] = [];
     await threaded.generate({ ...REQ, n: 1, steps: 2 }, { onEvent: (e) => events.push(e) });
     assert.deepEqual(
-      events.map((e) => e.type),
+      events.map((e) => (e.preview ? 'step+preview' : e.type)),
       ['step', 'step'],
     );
     const r = await threaded.generate({ ...REQ, n: 1, steps: 2 });

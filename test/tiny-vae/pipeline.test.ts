@@ -52,23 +52,20 @@ describe('pipeline with a tiny VAE', kitTestOptions(), () => {
     assert.ok(maxAbsDiff(t.images[0].float, ref) > 0.05);
   });
 
-  test('previews come from the tiny VAE at full size, each right after its step', async () => {
+  test('previews come from the tiny VAE at full size, each on its own step', async () => {
     const events: EngineEvent[] = [];
     const result = await withTiny.generate(
       { ...euler8(), steps: 6 },
       { previewIntervalMs: 0, onEvent: (e) => events.push(e) },
     );
-    const previews = events.filter((e) => e.type === 'preview');
+    const previews = events.flatMap((e) => (e.preview ? [e.preview] : []));
     assert.equal(previews.length, 6);
-    events.forEach((e, i) => {
-      if (e.type === 'preview') {
-        const before = events[i - 1];
-        assert.equal(before.type, 'step');
-        assert.equal(before.step, e.step);
-      }
-    });
+    assert.deepEqual(
+      events.map((e) => [e.type, e.step, e.preview !== undefined]),
+      [1, 2, 3, 4, 5, 6].map((step) => ['step', step, true]),
+    );
     // The budget decides how many are tiny-VAE pictures (64×64) and how many linear (8×8).
-    for (const p of previews) assert.ok(p.type === 'preview' && [8, 64].includes(p.images[0].width));
+    for (const p of previews) assert.ok([8, 64].includes(p[0].width));
     assert.equal(typeof result.timings.previewMs, 'number');
     // A pipeline without a tiny VAE keeps the linear map.
     const plainEvents: EngineEvent[] = [];
@@ -76,7 +73,7 @@ describe('pipeline with a tiny VAE', kitTestOptions(), () => {
       { ...euler8(), steps: 3 },
       { previewIntervalMs: 0, onEvent: (e) => plainEvents.push(e) },
     );
-    for (const p of plainEvents) if (p.type === 'preview') assert.equal(p.images[0].width, 8);
+    for (const p of plainEvents) if (p.preview) assert.equal(p.preview[0].width, 8);
   });
 
   test("vae 'tiny' without a tiny VAE, or an unknown vae, is a 400 naming vae", async () => {

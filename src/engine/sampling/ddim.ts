@@ -3,7 +3,7 @@
 // step in sigma, so the sampler works in x~ and converts at both ends: it takes and returns the
 // variance-preserving latent x_t that diffusers' pipeline holds (initial latent = unscaled noise).
 import type { Sampler } from './types.ts';
-import { addScaled, throwIfAborted, toD } from './vector.ts';
+import { addScaled, toD } from './vector.ts';
 
 export const sampleDdim: Sampler = async (denoise, xt, sigmas, { signal, onStep, timesteps }) => {
   if (!timesteps || timesteps.length !== sigmas.length - 1) {
@@ -14,7 +14,7 @@ export const sampleDdim: Sampler = async (denoise, xt, sigmas, { signal, onStep,
   const inScale = Math.sqrt(1 + sigmas[0] ** 2);
   for (let j = 0; j < x.length; j++) x[j] = xt[j] * inScale;
   for (let i = 0; i < steps; i++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised = await denoise(x, sigmas[i], timesteps[i]);
     onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
     addScaled(x, toD(x, denoised, sigmas[i]), sigmas[i + 1] - sigmas[i]);

@@ -1,6 +1,5 @@
 // DPM++ 2M: multistep DPM-Solver++(2M), Lu et al. 2022 (k-diffusion sample_dpmpp_2m).
 import type { Sampler } from './types.ts';
-import { throwIfAborted } from './vector.ts';
 
 export const sampleDpmpp2m: Sampler = async (denoise, x, sigmas, { signal, onStep }) => {
   x = x.slice();
@@ -8,7 +7,7 @@ export const sampleDpmpp2m: Sampler = async (denoise, x, sigmas, { signal, onSte
   const tFn = (sigma: number) => -Math.log(sigma);
   let oldDenoised: Float32Array | null = null;
   for (let i = 0; i < steps; i++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised = await denoise(x, sigmas[i]);
     onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
     const t = tFn(sigmas[i]);

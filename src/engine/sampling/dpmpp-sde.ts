@@ -4,7 +4,7 @@
 // so that a seed reproduces exactly.
 import { ancestralStep } from './ancestral-step.ts';
 import type { Sampler } from './types.ts';
-import { addScaled, throwIfAborted, toD } from './vector.ts';
+import { addScaled, toD } from './vector.ts';
 
 const R = 0.5;
 
@@ -15,7 +15,7 @@ export const sampleDpmppSde: Sampler = async (denoise, x, sigmas, { noise, signa
   const tFn = (sigma: number) => -Math.log(sigma);
   const fac = 1 / (2 * R);
   for (let i = 0; i < steps; i++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised = await denoise(x, sigmas[i]);
     onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
     if (sigmas[i + 1] === 0) {
@@ -35,7 +35,7 @@ export const sampleDpmppSde: Sampler = async (denoise, x, sigmas, { noise, signa
     const x2 = new Float32Array(x.length);
     for (let j = 0; j < x.length; j++) x2[j] = a1 * x[j] + b1 * denoised[j];
     addScaled(x2, noise(), mid.up);
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised2 = await denoise(x2, sigmaFn(s));
 
     // Step 2: to t_next with the midpoint's estimate.

@@ -1,13 +1,13 @@
 // Euler a: ancestral Euler with eta 1 (k-diffusion sample_euler_ancestral; Ho et al. 2020 noise).
 import { ancestralStep } from './ancestral-step.ts';
 import type { Sampler } from './types.ts';
-import { addScaled, throwIfAborted, toD } from './vector.ts';
+import { addScaled, toD } from './vector.ts';
 
 export const sampleEulerAncestral: Sampler = async (denoise, x, sigmas, { noise, signal, onStep }) => {
   x = x.slice();
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised = await denoise(x, sigmas[i]);
     onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
     const { down, up } = ancestralStep(sigmas[i], sigmas[i + 1]);

@@ -1,12 +1,12 @@
 // Heun: Algorithm 2 of Karras et al. 2022 without churn (k-diffusion sample_heun), 2nd order.
 import type { Sampler } from './types.ts';
-import { addScaled, axpby, throwIfAborted, toD } from './vector.ts';
+import { addScaled, axpby, toD } from './vector.ts';
 
 export const sampleHeun: Sampler = async (denoise, x, sigmas, { signal, onStep }) => {
   x = x.slice();
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised = await denoise(x, sigmas[i]);
     onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
     const d = toD(x, denoised, sigmas[i]);
@@ -17,7 +17,7 @@ export const sampleHeun: Sampler = async (denoise, x, sigmas, { signal, onStep }
       continue;
     }
     const x2 = axpby(1, x, dt, d);
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const d2 = toD(x2, await denoise(x2, sigmas[i + 1]), sigmas[i + 1]);
     for (let j = 0; j < x.length; j++) x[j] += ((d[j] + d2[j]) / 2) * dt;
   }

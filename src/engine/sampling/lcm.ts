@@ -6,7 +6,7 @@
 // are left out: at the grid's smallest t (19) they move x0 by less than 1e-5 of |x|.
 import { linspaceF32, type SigmaTable } from './schedules.ts';
 import type { Sampler } from './types.ts';
-import { addScaled, throwIfAborted } from './vector.ts';
+import { addScaled } from './vector.ts';
 
 /** LCM's original timesteps (the distillation grid); A1111 fixes it at 50. */
 const ORIGINAL_STEPS = 50;
@@ -15,7 +15,7 @@ export const sampleLcm: Sampler = async (denoise, x, sigmas, { noise, signal, on
   let cur = x;
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const denoised = await denoise(cur, sigmas[i], timesteps?.[i]);
     onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
     cur = denoised.slice();

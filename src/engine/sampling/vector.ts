@@ -19,11 +19,3 @@ export function toD(x: Float32Array, denoised: Float32Array, sigma: number): Flo
 export function addScaled(x: Float32Array, v: Float32Array, scale: number): void {
   for (let i = 0; i < x.length; i++) x[i] += scale * v[i];
 }
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw signal.reason instanceof Error
-      ? signal.reason
-      : new DOMException('The operation was aborted.', 'AbortError');
-  }
-}

@@ -197,67 +197,6 @@ export function checkGenerationRequest(body: unknown): CheckedRequest {
   return req;
 }
 
-/** What the model contributes to a request's defaults and limits. */
-export interface ModelLimits {
-  nativeWidth: number;
-  nativeHeight: number;
-  sizeMultiple: number;
-  minSize: number;
-  maxSize: number;
-  defaults: { steps: number; sampler: SamplerName; cfgScale: number };
-}
-
-/** Applies the model's defaults and size range; `randomSeed` is drawn when the client gave none. */
-export function resolveGenerationParams(
-  req: CheckedRequest,
-  model: ModelLimits,
-  randomSeed: () => number,
-): GenerationParams {
-  let width = model.nativeWidth;
-  let height = model.nativeHeight;
-  if (req.size && req.size !== 'auto') {
-    const [w, h] = req.size.split('x').map(Number);
-    for (const [side, v] of [
-      ['width', w],
-      ['height', h],
-    ] as const) {
-      if (v % model.sizeMultiple !== 0 || v < model.minSize || v > model.maxSize) {
-        throw errors.invalidParam(
-          'size',
-          `size ${req.size}: ${side} must be a multiple of ${model.sizeMultiple} from ${model.minSize} to ${model.maxSize} for model '${req.model}'`,
-        );
-      }
-    }
-    width = w;
-    height = h;
-  }
-  const givenSeed = typeof req.seed === 'number' && req.seed >= 0 ? req.seed : null;
-  return {
-    model: req.model,
-    prompt: req.prompt,
-    negative_prompt: req.negative_prompt ?? null,
-    steps: req.steps ?? model.defaults.steps,
-    sampler: (req.sampler as SamplerName | null | undefined) ?? model.defaults.sampler,
-    n: req.n ?? 1,
-    seed: givenSeed ?? randomSeed(),
-    random_seed: givenSeed === null,
-    stream: req.stream ?? false,
-    cfg_scale: req.cfg_scale ?? model.defaults.cfgScale,
-    rng: req.rng ?? 'cpu',
-    vae: req.vae ?? 'full',
-    width,
-    height,
-    size: `${width}x${height}`,
-    response_format: req.response_format ?? 'url',
-    output_format: req.output_format ?? 'png',
-    output_compression: req.output_compression ?? null,
-    partial_images: req.partial_images ?? null,
-    user: req.user ?? null,
-    quality: req.quality ?? null,
-    background: req.background ?? null,
-  };
-}
-
 /**
  * Parameters of a Midjourney job (a relayed model or a follow-up): what was submitted, and how the
  * result is returned. Midjourney reads its settings from the prompt's --flags, so there are no

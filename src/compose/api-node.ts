@@ -7,10 +7,10 @@ import { createRedisImageStore } from '../output/redis-store.ts';
 import type { ImageStore } from '../output/store.ts';
 import { createBullmqQueue } from '../queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
-import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
-import { type Interrupts, publishedInterrupts } from '../queue/interrupts.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
+import { type Interrupts, publishedInterrupts } from '../render/interrupts.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from '../render/job.ts';
 
 export interface ApiNode {
   queue: JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;

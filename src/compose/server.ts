@@ -5,20 +5,17 @@ import type { ServerConfig } from '../config.ts';
 import type { Pipeline } from '../engine/pipeline.ts';
 import { createApp, type GenerationQueue, type Lifecycle } from '../http/app.ts';
 import { createMetrics } from '../http/metrics.ts';
-import { trackBusyLanes } from '../models/busy-lanes.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { createImageStore, type ImageStore } from '../output/store.ts';
-import {
-  createGenerationProcessor,
-  type GenerationJobData,
-  type GenerationProgress,
-  type GenerationResult,
-} from '../queue/generation-worker.ts';
-import { createInterrupts } from '../queue/interrupts.ts';
+import { trackBusyLanes } from '../queue/busy-lanes.ts';
 import { createMemoryQueue } from '../queue/memory-queue.ts';
+import { createProcessor } from '../queue/processor.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import type { NotifyHub } from '../relay/midjourney/notify.ts';
+import { createInterrupts } from '../render/interrupts.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from '../render/job.ts';
+import { createRenderers } from '../render/renderers.ts';
 import { connectApiNode } from './api-node.ts';
 import { createLocalModels } from './local-models.ts';
 
@@ -86,14 +83,16 @@ export function createServer(config: ServerConfig, overrides: ServerOverrides = 
       createMemoryQueue({
         capacity: config.queueSize,
         retainMs: config.jobTtlMs,
-        processor: createGenerationProcessor({
-          models,
+        processor: createProcessor({
           store,
-          previewIntervalMs: overrides.previewIntervalMs,
-          infotext: config.infotext,
-          interrupts,
-          relay: overrides.relay,
-          hub: overrides.notifyHub,
+          renderers: createRenderers({
+            models,
+            previewIntervalMs: overrides.previewIntervalMs,
+            infotext: config.infotext,
+            interrupts,
+            relay: overrides.relay,
+            hub: overrides.notifyHub,
+          }),
         }),
       }),
     );

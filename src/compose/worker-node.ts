@@ -8,16 +8,13 @@ import type { ModelRegistry, RegistryLog } from '../models/registry.ts';
 import { createRedisImageStore } from '../output/redis-store.ts';
 import { redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
 import { createQueueWorker, type QueueWorker } from '../queue/bullmq-worker.ts';
-import {
-  createGenerationProcessor,
-  type GenerationJobData,
-  type GenerationProgress,
-  type GenerationResult,
-} from '../queue/generation-worker.ts';
-import { createInterrupts } from '../queue/interrupts.ts';
-import { relayLanes } from '../queue/relay-worker.ts';
+import { createProcessor } from '../queue/processor.ts';
 import type { RelayConfig } from '../relay/midjourney/config.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
+import { createInterrupts } from '../render/interrupts.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from '../render/job.ts';
+import { relayLanes } from '../render/midjourney.ts';
+import { createRenderers } from '../render/renderers.ts';
 import { createLocalModels } from './local-models.ts';
 
 export interface WorkerNodeOptions {
@@ -66,13 +63,9 @@ export function startWorkerNode(
   const hub = options.notifyHub ?? defaultNotifyHub;
   // A1111 interrupts published by API nodes reach the jobs running here through it.
   const interrupts = createInterrupts();
-  const processor = createGenerationProcessor({
-    models,
+  const processor = createProcessor({
     store,
-    interrupts,
-    relay: options.relay,
-    hub,
-    infotext: config.infotext,
+    renderers: createRenderers({ models, interrupts, relay: options.relay, hub, infotext: config.infotext }),
   });
   const notifySubscriber = relayed.length > 0 ? followRelayNotify(config.redis, keys.relayNotify, hub) : null;
   const worker = createQueueWorker<GenerationJobData, GenerationProgress, GenerationResult>({

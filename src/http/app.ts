@@ -12,57 +12,23 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { clip } from '../api/echo.ts';
-import type { ServerConfig } from '../config.ts';
 import { errors, type ImagineError } from '../errors.ts';
 import { describeModel, describeRelayModel } from '../models/describe.ts';
-import type { ModelRegistry } from '../models/registry.ts';
-import type { ImageStore } from '../output/store.ts';
-import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
-import type { Interrupts } from '../queue/interrupts.ts';
-import type { JobQueue } from '../queue/types.ts';
-import { type RelayConfig, upstreamForModel } from '../relay/midjourney/config.ts';
-import type { NotifyHub } from '../relay/midjourney/notify.ts';
+import { upstreamForModel } from '../relay/midjourney/config.ts';
+import { createJobLanes } from '../render/lanes.ts';
 import { createKeyChecker, createRateLimiter } from './auth.ts';
 import { registerJsonBody } from './body.ts';
+import type { AppDeps, RouteDeps } from './deps.ts';
 import { registerEditRoutes } from './edits.ts';
 import { toHttpError } from './errors.ts';
 import { createHostGuard } from './host-guard.ts';
 import { registerImageRoutes } from './images.ts';
-import type { Metrics } from './metrics.ts';
+import { registerMidjourneyRoutes } from './midjourney.ts';
 import { registerSdapiRoutes } from './sdapi/index.ts';
-import { createStreamSlots, type StreamSlots } from './sse.ts';
+import { createStreamSlots } from './sse.ts';
 import { registerWebRoutes } from './web.ts';
 
-export type GenerationQueue = JobQueue<GenerationJobData, GenerationProgress, GenerationResult>;
-
-export interface Lifecycle {
-  /** Set on shutdown: new work is refused with 503 while running jobs finish. */
-  draining: boolean;
-}
-
-export interface AppDeps {
-  config: ServerConfig;
-  models: ModelRegistry;
-  queue: GenerationQueue;
-  store: ImageStore;
-  metrics: Metrics;
-  lifecycle: Lifecycle;
-  randomSeed?: () => number;
-  /** Interrupts of jobs running in this process (the A1111 API's /interrupt); absent in scale-out. */
-  interrupts?: Interrupts;
-  /** Midjourney upstreams; their model ids are served by relaying. */
-  relay?: RelayConfig;
-  /** Where notify-hook pushes go (default the relay's shared hub). */
-  notifyHub?: NotifyHub;
-  /** Where log lines go (default stdout); tests capture them here. */
-  logStream?: { write(line: string): void };
-}
-
-/** What the routes get: the deps plus the state createApp owns. */
-export interface RouteDeps extends AppDeps {
-  /** Open event streams, bounded per key and in all. */
-  streams: StreamSlots;
-}
+export { type AppDeps, baseUrl, type GenerationQueue, type Lifecycle, type RouteDeps } from './deps.ts';
 
 /** Longest path segment the router matches; ids we issue are far shorter. Longer ones are 414s. */
 export const MAX_PARAM_LENGTH = 200;
@@ -90,11 +56,6 @@ export function sendError(reply: FastifyReply, e: ImagineError): FastifyReply {
   return reply.code(e.status).type('application/json; charset=utf-8').send(e.toJSON());
 }
 
-/** The base of returned urls: --public-url, else what the client used to reach us. */
-export function baseUrl(config: ServerConfig, request: FastifyRequest): string {
-  return config.publicUrl ?? `${request.protocol}://${request.host}`;
-}
-
 /** The path of a request for logs and messages: clipped, without its query. */
 function loggedPath(request: FastifyRequest): string {
   return request.routeOptions.url ?? clip(request.url.split('?')[0], LOGGED_PATH_MAX);
@@ -105,6 +66,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
   const deps: RouteDeps = {
     ...appDeps,
     streams: createStreamSlots({ total: config.maxStreams, perKey: config.maxStreamsPerKey }),
+    lanes: createJobLanes(appDeps.relay),
   };
   /** Router errors (bad percent-encoding, over-long segments) are answered before any hook runs. */
   const frameworkError = (err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
@@ -291,6 +253,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
   });
 
   registerImageRoutes(app, deps);
+  registerMidjourneyRoutes(app, deps);
   registerSdapiRoutes(app, deps);
   registerEditRoutes(app, deps);
   registerWebRoutes(app);

@@ -16,15 +16,14 @@ import {
   oneImageOnly,
   splitJsonEdit,
 } from '../api/edits.ts';
-import { ignoredFieldWarnings, resolveGenerationParams } from '../api/generation.ts';
-import { randomSeed as engineRandomSeed } from '../engine/validate.ts';
+import { ignoredFieldWarnings } from '../api/generation.ts';
 import { errors, isImagineError } from '../errors.ts';
 import { readEditPictures } from '../output/edit-pictures.ts';
 import { editOutputSize, fitImage, fitMask } from '../output/fit.ts';
-import type { GenerationJobData } from '../queue/generation-worker.ts';
-import { upstreamForModel } from '../relay/midjourney/config.ts';
-import type { RouteDeps } from './app.ts';
-import { admitJob, submitJob, usableEntry } from './images.ts';
+import type { GenerationJobData } from '../render/job.ts';
+import { editableEntry, findTarget, resolveGenerationParams } from '../render/resolve.ts';
+import type { RouteDeps } from './deps.ts';
+import { admitJob, submitJob } from './jobs.ts';
 
 /** Text fields a form may carry, and their size: a prompt is at most 4000 characters. */
 const MAX_FIELDS = 40;
@@ -125,29 +124,8 @@ async function runEdit(
 ): Promise<unknown> {
   if (deps.lifecycle.draining) throw errors.unavailable('The server is shutting down.', 'shutting_down', 5);
   request.model = checked.model;
-  if (deps.relay && upstreamForModel(deps.relay, checked.model)) {
-    throw errors.invalidParam(
-      'model',
-      `Model '${checked.model}' is relayed to Midjourney, which does not take image edits here; use a Stable Diffusion model.`,
-      'model_cannot_edit',
-    );
-  }
-  const entry = usableEntry(deps, checked.model);
+  const entry = editableEntry(findTarget(deps.models, deps.relay, checked.model));
   const info = entry.info;
-  if (entry.style === 'midjourney') {
-    throw errors.invalidParam(
-      'model',
-      `Model '${entry.id}' renders Midjourney-style 2x2 grids and does not take edits; use a Stable Diffusion model.`,
-      'model_cannot_edit',
-    );
-  }
-  if (!info.canEdit) {
-    throw errors.invalidParam(
-      'model',
-      `Model '${entry.id}' has no vae_encoder, which an edit needs to read the picture; export one or pick a model whose /v1/models entry says can_edit.`,
-      'model_cannot_edit',
-    );
-  }
   const pictures = await readEditPictures(upload.image, upload.mask);
   const size =
     checked.size && checked.size !== 'auto'
@@ -155,13 +133,12 @@ async function runEdit(
       : (({ width, height }) => `${width}x${height}`)(
           editOutputSize(pictures.image.width, pictures.image.height, info),
         );
-  const randomSeed = deps.randomSeed ?? engineRandomSeed;
   const params = resolveGenerationParams(
     { ...asGeneration(checked), model: entry.id, size },
     info,
-    randomSeed,
+    deps.randomSeed,
   );
-  admitJob(deps, entry, params, true);
+  admitJob(deps, { params }, true);
   const image = await fitImage(pictures.image, params.width, params.height);
   const mask = pictures.mask ? await fitMask(pictures.mask, params.width, params.height) : null;
   const data: GenerationJobData = {
@@ -174,7 +151,7 @@ async function runEdit(
       mask_blur: checked.mask_blur ?? EDIT_DEFAULTS.mask_blur,
     },
   };
-  return submitJob(deps, request, reply, params.model, data);
+  return submitJob(deps, request, reply, data);
 }
 
 export function registerEditRoutes(app: FastifyInstance, deps: RouteDeps): void {

@@ -7,8 +7,9 @@ import { errors } from '../errors.ts';
 import { type MjUpstream, upstreamOf } from '../relay/midjourney/config.ts';
 import { acceptNotifyHook } from '../relay/midjourney/notify.ts';
 import { TASK_ID } from '../relay/midjourney/protocol.ts';
-import type { RouteDeps } from './app.ts';
-import { midjourneyParams, relayLane, submitJob } from './images.ts';
+import { midjourneyParams } from '../render/resolve.ts';
+import type { RouteDeps } from './deps.ts';
+import { submitJob } from './jobs.ts';
 
 /** Unauthenticated: a push only wakes the tracker of a task, which re-fetches it from the upstream. */
 export const NOTIFY_PATH = '/v1/relay/midjourney/notify';
@@ -48,7 +49,7 @@ export function registerMidjourneyRoutes(app: FastifyInstance, deps: RouteDeps):
         action: body.action,
         parent: `${upstream.name}:${taskId}`,
       });
-      return submitJob(deps, request, reply, relayLane(deps, upstream), {
+      return submitJob(deps, request, reply, {
         params,
         warnings: [],
         upstream: upstream.name,

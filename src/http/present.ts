@@ -4,8 +4,8 @@ import type { JobObject, JobProgress } from '../api/jobs.ts';
 import type { CompletedEvent, PartialImageEvent, ProgressEvent, StreamEvent } from '../api/stream.ts';
 import type { ImagineError } from '../errors.ts';
 import type { ImageStore } from '../output/store.ts';
-import type { GenerationJobData, GenerationProgress, GenerationResult } from '../queue/generation-worker.ts';
 import type { JobSnapshot } from '../queue/types.ts';
+import type { GenerationJobData, GenerationProgress, GenerationResult } from '../render/job.ts';
 
 export type GenerationSnapshot = JobSnapshot<GenerationJobData, GenerationProgress, GenerationResult>;
 

@@ -8,6 +8,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { toImagineError } from '../errors.ts';
 import type { ModelEntry } from '../models/registry.ts';
+import type { Interrupts } from '../render/interrupts.ts';
 import type { StoredProgress } from './bullmq-queue.ts';
 import {
   LANE_QUEUE_STREAMS,
@@ -22,7 +23,6 @@ import {
   type WireJob,
   WORKER_REDIS_OPTIONS,
 } from './bullmq-wire.ts';
-import type { Interrupts } from './interrupts.ts';
 import type { Processor } from './types.ts';
 import { startAdvertiser } from './worker-adverts.ts';
 

@@ -12,8 +12,9 @@ import { blurMask } from '../../engine/mask.ts';
 import type { MaskImage, RawImage } from '../../engine/types.ts';
 import { errors } from '../../errors.ts';
 import { decodeImage, encodeImage } from '../../output/encode.ts';
-import { infotextFor, type JobInit } from '../../queue/generation-worker.ts';
-import { admitJob } from '../images.ts';
+import type { JobInit } from '../../render/job.ts';
+import { infotextFor } from '../../render/local/renderer.ts';
+import { admitJob } from '../jobs.ts';
 import type { SdapiRouteDeps } from './index.ts';
 import {
   type CropBox,
@@ -133,7 +134,7 @@ export function registerImg2Img(api: FastifyInstance, s: SdapiRouteDeps): void {
       );
     }
     const { params, subseed, data } = s.resolve(plan, entry);
-    admitJob(deps, entry, params, true);
+    admitJob(deps, { params }, true);
     const pictures = await preparePictures(plan, params.width, params.height);
     data.init = pictures.init;
     data.warnings.push(...pictures.warnings);

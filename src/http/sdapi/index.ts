@@ -6,16 +6,17 @@ import { A1111ValidationError, a1111ErrorBody, a1111Status, invalidField } from 
 import { txt2imgResponse } from '../../api/a1111/response.ts';
 import { A1111_SAMPLERS, A1111_SCHEDULERS } from '../../api/a1111/samplers.ts';
 import { checkpointId, planTxt2Img, type Txt2ImgPlan } from '../../api/a1111/txt2img.ts';
-import { type GenerationParams, type ImagesResponse, resolveGenerationParams } from '../../api/generation.ts';
-import { randomSeed as engineRandomSeed } from '../../engine/validate.ts';
+import type { GenerationParams, ImagesResponse } from '../../api/generation.ts';
 import { errors } from '../../errors.ts';
 import type { ModelEntry } from '../../models/registry.ts';
 import { parseInfotext } from '../../output/infotext.ts';
 import { readParameters } from '../../output/metadata.ts';
-import { type GenerationJobData, infotextFor } from '../../queue/generation-worker.ts';
-import type { RouteDeps } from '../app.ts';
+import type { GenerationJobData } from '../../render/job.ts';
+import { infotextFor } from '../../render/local/renderer.ts';
+import { randomSeed as drawSeed, resolveGenerationParams } from '../../render/resolve.ts';
+import type { RouteDeps } from '../deps.ts';
 import { toHttpError } from '../errors.ts';
-import { submitJob } from '../images.ts';
+import { submitJob } from '../jobs.ts';
 import { registerImg2Img } from './img2img.ts';
 import { decodeB64Image } from './pictures.ts';
 
@@ -67,7 +68,7 @@ export function registerSdapiRoutes(app: FastifyInstance, deps: RouteDeps): void
 
 async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { models, queue, lifecycle, metrics } = deps;
-  const randomSeed = deps.randomSeed ?? engineRandomSeed;
+  const randomSeed = deps.randomSeed ?? drawSeed;
   const state: SdapiState = {
     defaultModel: null,
     tasks: new Map(),
@@ -143,7 +144,7 @@ async function sdapi(api: FastifyInstance, deps: RouteDeps): Promise<void> {
         unsubscribe();
       }
     });
-    return (await submitJob(deps, request, reply, data.params.model, data)) as ImagesResponse;
+    return (await submitJob(deps, request, reply, data)) as ImagesResponse;
   };
 
   const sdapiDeps: SdapiRouteDeps = { deps, basic, modelFor, resolve, run };

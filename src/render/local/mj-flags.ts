@@ -32,7 +32,7 @@
 //
 // Flags start with "--" (or "—", which phones make of "--") after whitespace; a flag's value runs to the
 // next flag, as Midjourney reads it.
-import { errors } from '../errors.ts';
+import { errors } from '../../errors.ts';
 
 export interface MjFlagOptions {
   /** The model's native size; --ar keeps about its pixel count. */

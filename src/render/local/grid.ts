@@ -9,8 +9,8 @@ import type {
   GenerateRequest,
   GenerateResult,
   RawImage,
-} from '../engine/types.ts';
-import { composeGrid } from '../output/grid.ts';
+} from '../../engine/types.ts';
+import { composeGrid } from '../../output/grid.ts';
 import { candidateSettings } from './mj-flags.ts';
 
 export type GenerateFn = (request: GenerateRequest, options?: GenerateOptions) => Promise<GenerateResult>;

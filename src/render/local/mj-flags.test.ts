@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ImagineError } from '../errors.ts';
+import { ImagineError } from '../../errors.ts';
 import {
   aspectToSize,
   candidateSettings,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { EngineEvent, GenerateOptions, GenerateRequest, GenerateResult } from '../engine/types.ts';
-import { gridQuadrant } from '../output/grid.ts';
-import { generateGrid } from './local-grid.ts';
+import type { EngineEvent, GenerateOptions, GenerateRequest, GenerateResult } from '../../engine/types.ts';
+import { gridQuadrant } from '../../output/grid.ts';
+import { generateGrid } from './grid.ts';
 
 const REQUEST: GenerateRequest = {
   prompt: 'a fox',

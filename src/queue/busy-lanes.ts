@@ -1,7 +1,7 @@
 // Which models have work in the job queue: wraps a JobQueue and counts, per lane (a lane is a
 // model id), the jobs added and not yet finished, so the registry never unloads a model that has
 // queued or running work. Only this process's queue is seen; BullMQ workers count their own runs.
-import { isFinished, type JobQueue } from '../queue/types.ts';
+import { isFinished, type JobQueue } from './types.ts';
 
 export interface BusyLanes<D, P, R> {
   queue: JobQueue<D, P, R>;

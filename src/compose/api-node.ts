@@ -8,6 +8,7 @@ import type { ImageStore } from '../output/store.ts';
 import { createBullmqQueue } from '../queue/bullmq-queue.ts';
 import { API_REDIS_OPTIONS, redisKeys, WORKER_REDIS_OPTIONS } from '../queue/bullmq-wire.ts';
 import type { JobQueue } from '../queue/types.ts';
+import { advertReaders } from '../queue/worker-adverts.ts';
 import { defaultNotifyHub, type NotifyHub } from '../relay/midjourney/notify.ts';
 import { type Interrupts, publishedInterrupts } from '../render/interrupts.ts';
 import type { GenerationJobData, GenerationProgress, GenerationResult } from '../render/job.ts';
@@ -43,7 +44,7 @@ export function connectApiNode(
     capacity: config.queueSize,
     retainMs: config.jobTtlMs,
   });
-  const models = createRemoteRegistry({ redis: command, keys });
+  const models = createRemoteRegistry({ redis: command, ...advertReaders(command, keys) });
   const store = createRedisImageStore({ redis: command, keyOf: keys.file, ttlMs: config.imageTtlMs });
   // Notify-hook pushes reach whichever API node the upstream calls, while the task's tracker runs
   // in a worker: pass the task id on to the relaying workers (a proxy task id is a short number;

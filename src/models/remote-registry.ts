@@ -3,14 +3,22 @@
 // is validated and then refused with 503 no_worker rather than 404. API nodes never load a model.
 import type { Redis } from 'ioredis';
 import { errors } from '../errors.ts';
-import type { RedisKeys } from '../queue/bullmq-wire.ts';
-import { readAdverts, readModelCatalog } from '../queue/worker-adverts.ts';
 import { admissionError } from './admission.ts';
 import type { ModelEntry, ModelRegistry } from './registry.ts';
 
+/** What one live worker advertises: the models it serves and which of them it has loaded. */
+export interface ModelAdvert {
+  models: ModelEntry[];
+  loaded: string[];
+}
+
 export interface RemoteRegistryOptions {
+  /** The connection the adverts are read over: while it is away, no worker is known to be live. */
   redis: Redis;
-  keys: RedisKeys;
+  /** The live workers' adverts (queue/worker-adverts.ts reads them from Redis). */
+  readAdverts(): Promise<ModelAdvert[]>;
+  /** Every model some worker held, by id, so a request for one whose workers are gone is a 503. */
+  readCatalog(): Promise<Map<string, ModelEntry>>;
   /** How often adverts are re-read, ms (default 1000); list() answers from the last read. */
   refreshMs?: number;
 }
@@ -21,7 +29,7 @@ export type RemoteRegistry = ModelRegistry & {
 };
 
 export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegistry {
-  const { redis, keys } = options;
+  const { redis } = options;
   let live: ModelEntry[] = [];
   let loaded = new Set<string>();
   let known = new Map<string, ModelEntry>();
@@ -35,7 +43,7 @@ export function createRemoteRegistry(options: RemoteRegistryOptions): RemoteRegi
 
   async function refresh(): Promise<void> {
     if (redis.status !== 'ready') return; // keep the last read for get() while Redis is away
-    const [adverts, catalog] = await Promise.all([readAdverts(redis, keys), readModelCatalog(redis, keys)]);
+    const [adverts, catalog] = await Promise.all([options.readAdverts(), options.readCatalog()]);
     const byId = new Map<string, ModelEntry>();
     for (const a of adverts) for (const m of a.models) if (!byId.has(m.id)) byId.set(m.id, m);
     // By code unit, as a server sorts its folder names, so /v1/models lists in one order everywhere.

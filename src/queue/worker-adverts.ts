@@ -96,3 +96,11 @@ export async function readModelCatalog(redis: Redis, keys: RedisKeys): Promise<M
   }
   return out;
 }
+
+/** The readers an API node's model registry takes (models/remote-registry.ts never imports the queue). */
+export function advertReaders(
+  redis: Redis,
+  keys: RedisKeys,
+): { readAdverts: () => Promise<WorkerAdvert[]>; readCatalog: () => Promise<Map<string, ModelEntry>> } {
+  return { readAdverts: () => readAdverts(redis, keys), readCatalog: () => readModelCatalog(redis, keys) };
+}

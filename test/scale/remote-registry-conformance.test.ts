@@ -6,7 +6,7 @@ import { createModelRegistry } from '../../src/models/registry.ts';
 import { runRegistryConformance } from '../../src/models/registry-conformance.ts';
 import { createRemoteRegistry } from '../../src/models/remote-registry.ts';
 import { API_REDIS_OPTIONS, redisKeys } from '../../src/queue/bullmq-wire.ts';
-import { startAdvertiser } from '../../src/queue/worker-adverts.ts';
+import { advertReaders, startAdvertiser } from '../../src/queue/worker-adverts.ts';
 import { fileRedis, freshPrefix } from '../support/redis.ts';
 
 const redis = fileRedis();
@@ -38,7 +38,11 @@ runRegistryConformance(
         };
       },
     });
-    const registry = createRemoteRegistry({ redis: apiRedis, keys, refreshMs: 60_000 });
+    const registry = createRemoteRegistry({
+      redis: apiRedis,
+      ...advertReaders(apiRedis, keys),
+      refreshMs: 60_000,
+    });
     return {
       registry,
       async sync() {

@@ -16,13 +16,14 @@ import {
   VAE_CHOICES,
   type VaeChoice,
 } from '../engine/types.ts';
-import { randomSeed } from '../engine/validate.ts';
 import { errors } from '../errors.ts';
 import { loadModelsConfig } from '../models/models-config.ts';
 import { createModelRegistry } from '../models/registry.ts';
 import { resolveTinyVae, type TinyVaeStatus } from '../models/tiny-vae-folder.ts';
 import { formatFromPath } from '../output/format.ts';
 import { infotextOf } from '../output/infotext.ts';
+import { engineRequest } from '../render/local/renderer.ts';
+import { resolveGenerationParams } from '../render/resolve.ts';
 
 export const DEFAULT_MODEL = 'imagine-demo';
 
@@ -253,7 +254,26 @@ async function runGenerate(flags: GenerateFlags, edit?: EditFlags): Promise<void
   const pipeline = await loadPipeline(modelDir, flags.vae === 'tiny' ? { tinyVae: tinyVae?.path } : {});
   try {
     const info = pipeline.info;
-    const steps = flags.steps ?? info.defaults.steps;
+    const fitted = edit ? await readEdit(edit, info) : null;
+    const size = fitted ?? flags.size;
+    // The model's defaults, its size range and a random seed, resolved as the API resolves them.
+    const params = resolveGenerationParams(
+      {
+        model: basename(modelDir),
+        prompt: flags.prompt,
+        negative_prompt: flags.negativePrompt,
+        sampler: flags.sampler,
+        steps: flags.steps,
+        cfg_scale: flags.cfgScale,
+        seed: flags.seed,
+        n: flags.n,
+        size: size ? `${size.width}x${size.height}` : undefined,
+        rng: flags.rng,
+        vae: flags.vae,
+      },
+      info,
+    );
+    const request = { ...engineRequest(params, { params, warnings: [] }), init: fitted?.init };
     const bar =
       flags.progress && process.stderr.isTTY !== false
         ? new SingleBar({
@@ -262,22 +282,7 @@ async function runGenerate(flags: GenerateFlags, edit?: EditFlags): Promise<void
             hideCursor: true,
           })
         : null;
-    const fitted = edit ? await readEdit(edit, info) : null;
-    bar?.start(steps, 0);
-    const request = {
-      prompt: flags.prompt,
-      negativePrompt: flags.negativePrompt,
-      sampler: flags.sampler ?? info.defaults.sampler,
-      steps,
-      cfgScale: flags.cfgScale ?? info.defaults.cfgScale,
-      seed: flags.seed ?? randomSeed(),
-      n: flags.n,
-      width: fitted?.width ?? flags.size?.width ?? info.nativeWidth,
-      height: fitted?.height ?? flags.size?.height ?? info.nativeHeight,
-      rng: flags.rng,
-      vae: flags.vae,
-      init: fitted?.init,
-    };
+    bar?.start(params.steps, 0);
     const result = await pipeline
       .generate(request, {
         onEvent: (e) => {

@@ -23,7 +23,7 @@ import { ClipTokenizer } from './tokenizer/index.ts';
 import type { GeneratedImage, GenerateOptions, GenerateRequest, GenerateResult } from './types.ts';
 import { type DecodedImage, imageFromSample, VaeDecoder } from './vae.ts';
 import { VaeEncoder } from './vae-encoder.ts';
-import { validateRequest } from './validate.ts';
+import { assertRequest } from './validate.ts';
 
 export interface Pipeline {
   readonly info: ModelFolderInfo;
@@ -179,8 +179,8 @@ function createPipeline(
   }
 
   async function run(req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
-    validateRequest(req, info);
-    const useTiny = checkVaeChoice(req.vae, tiny);
+    assertRequest(req, info, tiny !== null);
+    const useTiny = req.vae === 'tiny';
     const { signal, onEvent, interrupt } = opts;
     // Sampling (not text encoding or decoding) also stops on an interrupt.
     const samplingSignal = interrupt && signal ? AbortSignal.any([signal, interrupt]) : (interrupt ?? signal);
@@ -456,22 +456,6 @@ function addedConditioning(
     timeIds.set([o.height, o.width, 0, 0, o.height, o.width], r * 6);
   }
   return { textEmbeds, textEmbedsWidth: w, timeIds };
-}
-
-/** vae 'tiny' needs a tiny VAE; anything but 'full', 'tiny' or absent is a bad request. */
-function checkVaeChoice(choice: GenerateRequest['vae'], tiny: TinyVae | null): boolean {
-  if (choice === undefined || choice === 'full') return false;
-  if (choice !== 'tiny') {
-    throw errors.invalidParam('vae', `vae must be 'full' or 'tiny', not ${JSON.stringify(choice)}.`);
-  }
-  if (!tiny) {
-    throw errors.invalidParam(
-      'vae',
-      "vae 'tiny' needs a tiny VAE, and this model has none (set tiny_vae in its settings).",
-      'tiny_vae_unavailable',
-    );
-  }
-  return true;
 }
 
 /** Loads the tiny VAE beside a pipeline: it must speak the UNet's latent (4 channels, 1/8 size). */

@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { writeSyntheticModel } from '../../test/support/synthetic-model.ts';
 import { readModelFolder } from './model-folder.ts';
 import type { GenerateRequest } from './types.ts';
-import { validateRequest } from './validate.ts';
+import { assertRequest } from './validate.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'imagine-validate-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -42,9 +42,9 @@ describe('edit validation', () => {
     const info = readModelFolder(dir);
     assert.equal(info.canEdit, false);
     assert.equal(info.kind, 'standard');
-    validateRequest(REQ, info);
+    assertRequest(REQ, info, false);
     assert.equal(
-      param(() => validateRequest({ ...REQ, init: { image: IMAGE, strength: 0.5 } }, info)),
+      param(() => assertRequest({ ...REQ, init: { image: IMAGE, strength: 0.5 } }, info, false)),
       'model',
     );
   });
@@ -54,9 +54,10 @@ describe('edit validation', () => {
     writeSyntheticModel(dir, { sampleSize: 4 });
     const info = readModelFolder(dir);
     assert.equal(info.canEdit, true);
-    validateRequest({ ...REQ, init: { image: IMAGE, strength: 0 } }, info);
-    validateRequest({ ...REQ, init: { image: IMAGE, strength: 1, maskBlur: 4 } }, info);
-    const bad = (init: unknown) => param(() => validateRequest({ ...REQ, init } as GenerateRequest, info));
+    assertRequest({ ...REQ, init: { image: IMAGE, strength: 0 } }, info, false);
+    assertRequest({ ...REQ, init: { image: IMAGE, strength: 1, maskBlur: 4 } }, info, false);
+    const bad = (init: unknown) =>
+      param(() => assertRequest({ ...REQ, init } as GenerateRequest, info, false));
     assert.equal(bad({ image: IMAGE, strength: -0.1 }), 'strength');
     assert.equal(bad({ image: IMAGE }), 'strength');
     assert.equal(bad({ strength: 0.5 }), 'image');
@@ -78,7 +79,7 @@ describe('edit validation', () => {
     const info = readModelFolder(dir);
     assert.equal(info.kind, 'inpaint');
     assert.equal(
-      param(() => validateRequest(REQ, info)),
+      param(() => assertRequest(REQ, info, false)),
       'model',
     );
   });

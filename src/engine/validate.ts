@@ -1,5 +1,7 @@
-// Engine-side checks of a generation request, with the API's parameter names, so the CLI and the
-// HTTP API reject bad input with the same messages before any model work starts.
+// The engine's own check of a request, for library callers: every front end resolves its requests
+// (render/resolve.ts) before they get here, so this only asserts what the engine relies on, with
+// the API's parameter names, before any model work starts. It is not a rule set of its own: the
+// limits are the ones api/ and render/ apply (engine/types.ts).
 import { errors } from '../errors.ts';
 import type { ModelFolderInfo } from './model-folder.ts';
 import { canSchedule, SCHEDULES } from './sampling/index.ts';
@@ -11,70 +13,63 @@ import {
   MAX_STEPS,
   RNG_SOURCES,
   SAMPLER_NAMES,
+  VAE_CHOICES,
 } from './types.ts';
 
-export function validateRequest(req: GenerateRequest, info: ModelFolderInfo): void {
-  if (typeof req.prompt !== 'string') throw errors.invalidParam('prompt', 'prompt must be a string');
-  if (req.negativePrompt !== undefined && typeof req.negativePrompt !== 'string') {
-    throw errors.invalidParam('negative_prompt', 'negative_prompt must be a string');
-  }
-  if (!SAMPLER_NAMES.includes(req.sampler)) {
-    throw errors.invalidParam(
-      'sampler',
-      `Unknown sampler '${String(req.sampler)}'. Valid samplers: ${SAMPLER_NAMES.map((s) => `'${s}'`).join(', ')}.`,
-    );
-  }
-  if (!Number.isInteger(req.steps) || req.steps < 1 || req.steps > MAX_STEPS) {
-    throw errors.invalidParam('steps', `steps must be an integer from 1 to ${MAX_STEPS}, got ${req.steps}`);
-  }
-  if (!Number.isFinite(req.cfgScale))
-    throw errors.invalidParam('cfg_scale', 'cfg_scale must be a finite number');
-  if (!Number.isInteger(req.n) || req.n < 1 || req.n > MAX_N) {
-    throw errors.invalidParam('n', `n must be an integer from 1 to ${MAX_N}, got ${req.n}`);
-  }
-  if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed > MAX_SEED - (req.n - 1)) {
-    throw errors.invalidParam('seed', `seed must be an integer from 0 to ${MAX_SEED}, got ${req.seed}`);
-  }
-  if (req.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(req.schedule)) {
-    throw errors.invalidParam('scheduler', `scheduler must be one of ${SCHEDULES.join(', ')}`);
-  }
-  if (!canSchedule(req.sampler, req.schedule)) {
-    throw errors.invalidParam(
-      'scheduler',
-      `${req.sampler} walks its own timesteps; it takes no other schedule`,
-    );
-  }
+const isInt = (v: number, min: number, max: number) => Number.isInteger(v) && v >= min && v <= max;
+const oneOf = (list: readonly string[]) => list.map((s) => `'${s}'`).join(', ');
+
+/** Throws a 400 naming the first field the engine cannot run; `tiny`: the pipeline has a tiny VAE. */
+export function assertRequest(req: GenerateRequest, info: ModelFolderInfo, tiny: boolean): void {
+  const bad = (param: string, message: string, code?: string) => {
+    throw errors.invalidParam(param, message, code);
+  };
+  if (typeof req.prompt !== 'string') bad('prompt', 'prompt must be a string');
+  if (req.negativePrompt !== undefined && typeof req.negativePrompt !== 'string')
+    bad('negative_prompt', 'negative_prompt must be a string');
+  if (!SAMPLER_NAMES.includes(req.sampler))
+    bad('sampler', `Unknown sampler '${String(req.sampler)}'. Valid samplers: ${oneOf(SAMPLER_NAMES)}.`);
+  if (!isInt(req.steps, 1, MAX_STEPS))
+    bad('steps', `steps must be an integer from 1 to ${MAX_STEPS}, got ${req.steps}`);
+  if (!Number.isFinite(req.cfgScale)) bad('cfg_scale', 'cfg_scale must be a finite number');
+  if (!isInt(req.n, 1, MAX_N)) bad('n', `n must be an integer from 1 to ${MAX_N}, got ${req.n}`);
+  if (!isInt(req.seed, 0, MAX_SEED - (req.n - 1)))
+    bad('seed', `seed must be an integer from 0 to ${MAX_SEED}, got ${req.seed}`);
+  if (req.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(req.schedule))
+    bad('scheduler', `scheduler must be one of ${SCHEDULES.join(', ')}`);
+  if (!canSchedule(req.sampler, req.schedule))
+    bad('scheduler', `${req.sampler} walks its own timesteps; it takes no other schedule`);
   const v = req.variation;
   if (v !== undefined) {
-    if (!Number.isFinite(v.strength) || v.strength < 0 || v.strength > 1) {
-      throw errors.invalidParam(
-        'subseed_strength',
-        `subseed_strength must be a number from 0 to 1, got ${v.strength}`,
-      );
-    }
-    if (!Number.isInteger(v.seed) || v.seed < 0 || v.seed > MAX_SEED - (req.n - 1)) {
-      throw errors.invalidParam('subseed', `subseed must be an integer from 0 to ${MAX_SEED}, got ${v.seed}`);
-    }
+    if (!Number.isFinite(v.strength) || v.strength < 0 || v.strength > 1)
+      bad('subseed_strength', `subseed_strength must be a number from 0 to 1, got ${v.strength}`);
+    if (!isInt(v.seed, 0, MAX_SEED - (req.n - 1)))
+      bad('subseed', `subseed must be an integer from 0 to ${MAX_SEED}, got ${v.seed}`);
   }
-  if (!RNG_SOURCES.includes(req.rng)) {
-    throw errors.invalidParam('rng', `rng must be one of ${RNG_SOURCES.join(', ')}`);
-  }
-  for (const [side, v] of [
+  if (!RNG_SOURCES.includes(req.rng)) bad('rng', `rng must be one of ${RNG_SOURCES.join(', ')}`);
+  for (const [side, px] of [
     ['width', req.width],
     ['height', req.height],
   ] as const) {
-    if (!Number.isInteger(v) || v % info.sizeMultiple !== 0 || v < info.minSize || v > info.maxSize) {
-      throw errors.invalidParam(
+    if (!isInt(px, info.minSize, info.maxSize) || px % info.sizeMultiple !== 0)
+      bad(
         'size',
-        `${side} must be a multiple of ${info.sizeMultiple} from ${info.minSize} to ${info.maxSize} for this model, got ${v}`,
+        `${side} must be a multiple of ${info.sizeMultiple} from ${info.minSize} to ${info.maxSize} for this model, got ${px}`,
       );
-    }
   }
-  if (req.init !== undefined || info.kind === 'inpaint') validateEdit(req, info);
+  if (req.init !== undefined || info.kind === 'inpaint') assertEdit(req, info);
+  if (req.vae !== undefined && !(VAE_CHOICES as readonly string[]).includes(req.vae))
+    bad('vae', `vae must be 'full' or 'tiny', not ${JSON.stringify(req.vae)}.`);
+  if (req.vae === 'tiny' && !tiny)
+    bad(
+      'vae',
+      "vae 'tiny' needs a tiny VAE, and this model has none (set tiny_vae in its settings).",
+      'tiny_vae_unavailable',
+    );
 }
 
 /** The edit fields: an init image of the request's size, a mask of the same size, strength. */
-function validateEdit(req: GenerateRequest, info: ModelFolderInfo): void {
+function assertEdit(req: GenerateRequest, info: ModelFolderInfo): void {
   if (!info.canEdit) {
     throw errors.invalidParam(
       'model',
@@ -132,9 +127,4 @@ function validateEdit(req: GenerateRequest, info: ModelFolderInfo): void {
       );
     }
   }
-}
-
-/** A random seed for requests that give none: uniform over 0..2^32-1, like A1111's. */
-export function randomSeed(): number {
-  return Math.floor(Math.random() * 2 ** 32);
 }

@@ -13,8 +13,7 @@ import Fastify, {
 } from 'fastify';
 import { clip } from '../api/echo.ts';
 import { errors, type ImagineError } from '../errors.ts';
-import { describeModel, describeRelayModel } from '../models/describe.ts';
-import { upstreamForModel } from '../relay/midjourney/config.ts';
+import { createModelCatalog } from '../render/catalog.ts';
 import { createJobLanes } from '../render/lanes.ts';
 import { createKeyChecker, createRateLimiter } from './auth.ts';
 import { registerJsonBody } from './body.ts';
@@ -68,6 +67,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
     streams: createStreamSlots({ total: config.maxStreams, perKey: config.maxStreamsPerKey }),
     lanes: createJobLanes(appDeps.relay),
   };
+  const catalog = createModelCatalog(models, deps.relay);
   /** Router errors (bad percent-encoding, over-long segments) are answered before any hook runs. */
   const frameworkError = (err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
     const e =
@@ -196,13 +196,7 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
   app.get('/ready', open, async (_request, reply) => {
     if (lifecycle.draining)
       return sendError(reply, errors.unavailable('The server is shutting down.', 'shutting_down'));
-    const usable = [
-      ...models
-        .list()
-        .filter((m) => m.info !== null)
-        .map((m) => m.id),
-      ...(deps.relay?.upstreams.flatMap((u) => u.models) ?? []),
-    ];
+    const usable = catalog.usable();
     if (usable.length === 0) {
       // Scale-out: models come from live workers (none, or Redis is unreachable).
       const where = config.redis === null ? `in ${config.modelsDir}` : 'on any live worker';
@@ -216,29 +210,9 @@ export function createApp(appDeps: AppDeps): FastifyInstance {
     return metrics.text();
   });
 
-  const startedAt = Math.floor(Date.now() / 1000);
-  const relayModels = () =>
-    (deps.relay?.upstreams ?? []).flatMap((u) => u.models.map((id) => describeRelayModel(u, id, startedAt)));
+  app.get('/v1/models', async () => ({ object: 'list' as const, data: catalog.list() }));
 
-  // A model id served by a Midjourney upstream hides a local folder of the same name.
-  app.get('/v1/models', async () => ({
-    object: 'list' as const,
-    data: [
-      ...models
-        .list()
-        .filter((m) => !deps.relay || !upstreamForModel(deps.relay, m.id))
-        .map((m) => describeModel(m, models.state(m.id), models.reason?.(m.id) ?? m.reason)),
-      ...relayModels(),
-    ],
-  }));
-
-  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
-    const upstream = deps.relay && upstreamForModel(deps.relay, request.params.id);
-    if (upstream) return describeRelayModel(upstream, request.params.id, startedAt);
-    const entry = models.get(request.params.id);
-    if (!entry) throw errors.modelNotFound(request.params.id);
-    return describeModel(entry, models.state(entry.id), models.reason?.(entry.id) ?? entry.reason);
-  });
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => catalog.get(request.params.id));
 
   // Files are guarded by their random names (128 bits), like OpenAI's signed urls.
   app.get<{ Params: { name: string } }>('/v1/images/files/:name', open, async (request, reply) => {

@@ -1,41 +1,12 @@
 // A registry entry as the wire's ModelObject: OpenAI's fields plus our `imagine` block.
 
 import { GENERATION_FIELDS } from '../api/generation.ts';
-import { MJ_ACCEPTED_FIELDS } from '../api/midjourney.ts';
 import type { ModelObject } from '../api/models.ts';
 import { precisionOf } from './optimize-info.ts';
 import type { ModelEntry, ModelState } from './registry.ts';
 
 /** Fields a Midjourney-style local model takes: all but n (one grid of four per request). */
 const GRID_FIELDS = GENERATION_FIELDS.filter((f) => f !== 'n');
-
-/** A model served by a Midjourney upstream. `created` is when this server started. */
-export function describeRelayModel(upstream: { name: string }, id: string, created: number): ModelObject {
-  return {
-    id,
-    object: 'model',
-    created,
-    owned_by: 'midjourney',
-    imagine: {
-      family: 'midjourney',
-      available: true,
-      reason: null,
-      loaded: true,
-      state: 'loaded',
-      aliases: [],
-      memory_estimate_bytes: null,
-      precision: null,
-      quality_report: null,
-      description: `Midjourney through the midjourney-proxy upstream '${upstream.name}'. Settings go in the prompt as --flags; one 2x2 grid per request.`,
-      accepts: MJ_ACCEPTED_FIELDS,
-      native_size: null,
-      size_range: null,
-      can_edit: false,
-      unet_kind: null,
-      defaults: null,
-    },
-  };
-}
 
 /**
  * Sizes this server can serve: the folder's range, with its largest side and pixel count cut to what

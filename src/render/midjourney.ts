@@ -3,6 +3,7 @@
 // its in-progress images become previews, and the final grid or upscale comes back as the bytes the
 // upstream encoded. Also the upstreams' queue lanes and which of them a new job takes.
 import type { MidjourneyParams } from '../api/generation.ts';
+import type { ModelObject } from '../api/models.ts';
 import { errors } from '../errors.ts';
 import type { MjUpstream, RelayConfig } from '../relay/midjourney/config.ts';
 import { upstreamOf } from '../relay/midjourney/config.ts';
@@ -14,6 +15,7 @@ import {
   relayFollowUp,
   relayGenerate,
 } from '../relay/midjourney/relay.ts';
+import { MJ_ACCEPTED_FIELDS } from '../relay/midjourney/request.ts';
 import type { Renderer, RenderOutput, RenderProgress } from './renderer.ts';
 
 export interface MidjourneyRendererOptions {
@@ -64,6 +66,34 @@ export function createLaneBalancer(): LaneBalancer {
         else loads.delete(lane);
       };
       return { lane, release };
+    },
+  };
+}
+
+/** A model served by a Midjourney upstream. `created` is when this server started. */
+export function describeRelayModel(upstream: MjUpstream, id: string, created: number): ModelObject {
+  return {
+    id,
+    object: 'model',
+    created,
+    owned_by: 'midjourney',
+    imagine: {
+      family: 'midjourney',
+      available: true,
+      reason: null,
+      loaded: true,
+      state: 'loaded',
+      aliases: [],
+      memory_estimate_bytes: null,
+      precision: null,
+      quality_report: null,
+      description: `Midjourney through the midjourney-proxy upstream '${upstream.name}'. Settings go in the prompt as --flags; one 2x2 grid per request.`,
+      accepts: MJ_ACCEPTED_FIELDS,
+      native_size: null,
+      size_range: null,
+      can_edit: false,
+      unet_kind: null,
+      defaults: null,
     },
   };
 }

@@ -15,7 +15,7 @@ import {
   relayFollowUp,
   relayGenerate,
 } from '../relay/midjourney/relay.ts';
-import { MJ_ACCEPTED_FIELDS } from '../relay/midjourney/request.ts';
+import { MJ_ACCEPTED_FIELDS } from './midjourney-request.ts';
 import type { Renderer, RenderOutput, RenderProgress } from './renderer.ts';
 
 export interface MidjourneyRendererOptions {

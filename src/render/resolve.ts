@@ -16,9 +16,9 @@ import { errors } from '../errors.ts';
 import type { WorkShape } from '../models/admission.ts';
 import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
 import { type MjUpstream, type RelayConfig, upstreamForModel } from '../relay/midjourney/config.ts';
-import { midjourneyPrompt } from '../relay/midjourney/request.ts';
 import type { GenerationJobData } from './job.ts';
 import { parseMjFlags } from './local/mj-flags.ts';
+import { midjourneyPrompt } from './midjourney-request.ts';
 
 /** A random seed for requests that give none: uniform over 0..2^32-1, like A1111's. */
 export function randomSeed(): number {

@@ -1,4 +1,5 @@
-// Midjourney relay: config, the engine-shaped calls and the notify-hook entry point.
+// Midjourney relay: config, the engine-shaped calls and the notify-hook entry point (the request
+// checks for Midjourney models live with the relay renderer, render/midjourney-request.ts).
 export {
   defineUpstream,
   loadRelayConfig,
@@ -23,5 +24,4 @@ export {
   relayFollowUp,
   relayGenerate,
 } from './relay.ts';
-export { type MidjourneyFields, MJ_ACCEPTED_FIELDS, midjourneyPrompt } from './request.ts';
 export type { FetchedImage } from './transport.ts';

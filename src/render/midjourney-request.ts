@@ -1,7 +1,7 @@
 // The request checks that differ for Midjourney models: one grid per request (n = 1), no Stable
 // Diffusion settings (each refusal names the Midjourney flag that does the job), and `size` turned into
 // an --ar flag. Works on the plain wire fields so the HTTP layer can call it after its own schema.
-import { errors } from '../../errors.ts';
+import { errors } from '../errors.ts';
 
 export { MJ_ACCEPTED_FIELDS } from '../../api/midjourney.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ImagineError } from '../../errors.ts';
-import { type MidjourneyFields, midjourneyPrompt } from './request.ts';
+import { ImagineError } from '../errors.ts';
+import { type MidjourneyFields, midjourneyPrompt } from './midjourney-request.ts';
 
 describe('midjourneyPrompt', () => {
   const ok: Array<[string, MidjourneyFields, string]> = [

@@ -2,7 +2,7 @@
 // (render/resolve.ts) before they get here, so this only asserts what the engine relies on, with
 // the API's parameter names, before any model work starts. It is not a rule set of its own: the
 // limits are the ones api/ and render/ apply (engine/types.ts).
-import { errors } from '../errors.ts';
+import { type ErrorCode, errors } from '../errors.ts';
 import type { ModelFolderInfo } from './model-folder.ts';
 import { canSchedule, SCHEDULES } from './sampling/index.ts';
 import {
@@ -21,7 +21,7 @@ const oneOf = (list: readonly string[]) => list.map((s) => `'${s}'`).join(', ');
 
 /** Throws a 400 naming the first field the engine cannot run; `tiny`: the pipeline has a tiny VAE. */
 export function assertRequest(req: GenerateRequest, info: ModelFolderInfo, tiny: boolean): void {
-  const bad = (param: string, message: string, code?: string) => {
+  const bad = (param: string, message: string, code?: ErrorCode) => {
     throw errors.invalidParam(param, message, code);
   };
   if (typeof req.prompt !== 'string') bad('prompt', 'prompt must be a string');

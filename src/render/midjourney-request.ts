@@ -3,8 +3,6 @@
 // an --ar flag. Works on the plain wire fields so the HTTP layer can call it after its own schema.
 import { errors } from '../errors.ts';
 
-export { MJ_ACCEPTED_FIELDS } from '../../api/midjourney.ts';
-
 /** Stable Diffusion fields, with the Midjourney flag to use instead where there is one. */
 const SD_ONLY: Record<string, string | null> = {
   negative_prompt: '--no',

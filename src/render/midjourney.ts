@@ -3,6 +3,7 @@
 // its in-progress images become previews, and the final grid or upscale comes back as the bytes the
 // upstream encoded. Also the upstreams' queue lanes and which of them a new job takes.
 import type { MidjourneyParams } from '../api/generation.ts';
+import { MJ_ACCEPTED_FIELDS } from '../api/midjourney.ts';
 import type { ModelObject } from '../api/models.ts';
 import { errors } from '../errors.ts';
 import type { MjUpstream, RelayConfig } from '../relay/midjourney/config.ts';
@@ -15,7 +16,6 @@ import {
   relayFollowUp,
   relayGenerate,
 } from '../relay/midjourney/relay.ts';
-import { MJ_ACCEPTED_FIELDS } from './midjourney-request.ts';
 import type { Renderer, RenderOutput, RenderProgress } from './renderer.ts';
 
 export interface MidjourneyRendererOptions {

@@ -2,6 +2,7 @@
 // In the k-diffusion variable x~ = x_t / sqrt(alpha_t), deterministic DDIM is exactly an Euler
 // step in sigma, so the sampler works in x~ and converts at both ends: it takes and returns the
 // variance-preserving latent x_t that diffusers' pipeline holds (initial latent = unscaled noise).
+import { denoiseStep } from './loop.ts';
 import type { Sampler } from './types.ts';
 import { addScaled, toD } from './vector.ts';
 
@@ -14,9 +15,7 @@ export const sampleDdim: Sampler = async (denoise, xt, sigmas, { signal, onStep,
   const inScale = Math.sqrt(1 + sigmas[0] ** 2);
   for (let j = 0; j < x.length; j++) x[j] = xt[j] * inScale;
   for (let i = 0; i < steps; i++) {
-    signal?.throwIfAborted();
-    const denoised = await denoise(x, sigmas[i], timesteps[i]);
-    onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
+    const denoised = await denoiseStep(denoise, x, sigmas, i, { signal, onStep }, timesteps[i]);
     addScaled(x, toD(x, denoised, sigmas[i]), sigmas[i + 1] - sigmas[i]);
   }
   // The last "previous" alpha is alphas_cumprod[0] (set_alpha_to_one false), not 1: rescale.

@@ -1,4 +1,5 @@
 // DPM++ 2M: multistep DPM-Solver++(2M), Lu et al. 2022 (k-diffusion sample_dpmpp_2m).
+import { denoiseStep } from './loop.ts';
 import type { Sampler } from './types.ts';
 
 export const sampleDpmpp2m: Sampler = async (denoise, x, sigmas, { signal, onStep }) => {
@@ -7,9 +8,7 @@ export const sampleDpmpp2m: Sampler = async (denoise, x, sigmas, { signal, onSte
   const tFn = (sigma: number) => -Math.log(sigma);
   let oldDenoised: Float32Array | null = null;
   for (let i = 0; i < steps; i++) {
-    signal?.throwIfAborted();
-    const denoised = await denoise(x, sigmas[i]);
-    onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
+    const denoised = await denoiseStep(denoise, x, sigmas, i, { signal, onStep });
     const t = tFn(sigmas[i]);
     const tNext = tFn(sigmas[i + 1]);
     const h = tNext - t;

@@ -3,6 +3,7 @@
 // Gaussian draws (midpoint, then end) instead of k-diffusion's Brownian tree, as the kit does,
 // so that a seed reproduces exactly.
 import { ancestralStep } from './ancestral-step.ts';
+import { denoiseStep } from './loop.ts';
 import type { Sampler } from './types.ts';
 import { addScaled, toD } from './vector.ts';
 
@@ -15,9 +16,7 @@ export const sampleDpmppSde: Sampler = async (denoise, x, sigmas, { noise, signa
   const tFn = (sigma: number) => -Math.log(sigma);
   const fac = 1 / (2 * R);
   for (let i = 0; i < steps; i++) {
-    signal?.throwIfAborted();
-    const denoised = await denoise(x, sigmas[i]);
-    onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
+    const denoised = await denoiseStep(denoise, x, sigmas, i, { signal, onStep });
     if (sigmas[i + 1] === 0) {
       addScaled(x, toD(x, denoised, sigmas[i]), sigmas[i + 1] - sigmas[i]);
       continue;

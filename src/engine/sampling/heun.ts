@@ -1,4 +1,5 @@
 // Heun: Algorithm 2 of Karras et al. 2022 without churn (k-diffusion sample_heun), 2nd order.
+import { denoiseStep } from './loop.ts';
 import type { Sampler } from './types.ts';
 import { addScaled, axpby, toD } from './vector.ts';
 
@@ -6,9 +7,7 @@ export const sampleHeun: Sampler = async (denoise, x, sigmas, { signal, onStep }
   x = x.slice();
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
-    signal?.throwIfAborted();
-    const denoised = await denoise(x, sigmas[i]);
-    onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
+    const denoised = await denoiseStep(denoise, x, sigmas, i, { signal, onStep });
     const d = toD(x, denoised, sigmas[i]);
     const dt = sigmas[i + 1] - sigmas[i];
     if (sigmas[i + 1] === 0) {

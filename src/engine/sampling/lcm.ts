@@ -4,6 +4,8 @@
 // over the 50 "original" timesteps LCM was distilled on (19, 39, ..., 999), and the model called
 // at the grid timestep nearest each sigma. A1111's boundary scalings (c_skip = 0.25/((10t)²+0.25))
 // are left out: at the grid's smallest t (19) they move x0 by less than 1e-5 of |x|.
+
+import { denoiseStep } from './loop.ts';
 import { linspaceF32, type SigmaTable } from './schedules.ts';
 import type { Sampler } from './types.ts';
 import { addScaled } from './vector.ts';
@@ -15,9 +17,7 @@ export const sampleLcm: Sampler = async (denoise, x, sigmas, { noise, signal, on
   let cur = x;
   const steps = sigmas.length - 1;
   for (let i = 0; i < steps; i++) {
-    signal?.throwIfAborted();
-    const denoised = await denoise(cur, sigmas[i], timesteps?.[i]);
-    onStep?.({ step: i, totalSteps: steps, sigma: sigmas[i], denoised });
+    const denoised = await denoiseStep(denoise, cur, sigmas, i, { signal, onStep }, timesteps?.[i]);
     cur = denoised.slice();
     if (sigmas[i + 1] > 0) addScaled(cur, noise(), sigmas[i + 1]);
   }

@@ -469,8 +469,11 @@ async function loadTinyVae(path: string, info: ModelFolderInfo, options: LoadOpt
         `${info.name}: the tiny VAE at ${path} works on ${tiny.info.latentChannels}-channel latents at 1/${tiny.info.factor} size; this model's are 4-channel at 1/8`,
       );
     }
-    // Warm up once: the first run pays ORT's set-up, and it prices the first preview.
+    // Warm up: the first run pays ORT's set-up, so a second, at 256² (32×32 latents, about a
+    // fifth of a second here), prices the first preview of a generation. Priced from the set-up
+    // run alone, a 512² TAESD preview looked ten times dearer than it is and never fit the budget.
     await tiny.decodeBatch(new Float32Array(4 * 8 * 8), 1, 8, 8);
+    await tiny.decodeBatch(new Float32Array(4 * 32 * 32), 1, 32, 32);
     return tiny;
   } catch (e) {
     await tiny.dispose();

@@ -7,9 +7,9 @@ import type { EngineEvent } from './types.ts';
 function setup(o: { decodeMs: number; unetMs: number; intervalMs: number | undefined; fail?: boolean }) {
   let clock = 0;
   const events: EngineEvent[] = [];
-  const tiny: PreviewDecoder & { msPerCellEstimate: number | null } = {
+  const tiny: PreviewDecoder = {
     info: { factor: 8 },
-    msPerCellEstimate: o.decodeMs / 4, // the warm-up: 2×2 cells below
+    estimateMs: (cells) => (o.decodeMs * cells) / 4, // the warm-up: 2×2 cells below
     async decodeBatch(latents, n, h, w) {
       clock += o.decodeMs;
       if (o.fail) throw new Error('decoder broke');

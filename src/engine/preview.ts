@@ -54,8 +54,8 @@ export function samplePreviews(sample: Float32Array, n: number, height: number, 
 /** What previews need of the tiny VAE (TinyVae has it). */
 export interface PreviewDecoder {
   readonly info: { readonly factor: number };
-  /** Milliseconds per latent cell of its last decode: the price of the next preview. */
-  readonly msPerCellEstimate: number | null;
+  /** What a decode of this many latent cells (n·h·w) should cost, ms; null when it cannot tell. */
+  estimateMs(cells: number): number | null;
   decodeBatch(latents: Float32Array, n: number, h: number, w: number): Promise<Float32Array>;
 }
 
@@ -167,9 +167,8 @@ export class Previewer {
 
   /** Whether one more tiny decode keeps previews within the budget of the time elapsed so far. */
   private affordable(now: number): boolean {
-    const cells = this.o.n * this.o.h * this.o.w;
-    // The tiny VAE's last decode (the pipeline's warm-up, before the first preview) sets the price.
-    const perCell = this.o.tiny?.msPerCellEstimate ?? 0;
-    return this.stats.ms + perCell * cells <= this.budget * (now - this.o.started);
+    // Priced by the tiny VAE's own decodes: its warm-up before the first preview, then this size.
+    const price = this.o.tiny?.estimateMs(this.o.n * this.o.h * this.o.w) ?? 0;
+    return this.stats.ms + price <= this.budget * (now - this.o.started);
   }
 }

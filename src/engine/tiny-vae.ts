@@ -55,7 +55,8 @@ export interface TinyVaeInfo {
 const ONNX_DEFAULTS = { latentChannels: 4, factor: 8, scalingFactor: 1, shiftFactor: 0 };
 
 export class TinyVae {
-  private lastMsPerCell: number | null = null;
+  /** Milliseconds of the latest decode at each latent cell count (n·h·w). */
+  private readonly decodeMs = new Map<number, number>();
 
   /** Use TinyVae.load; the constructor takes sessions already checked. */
   constructor(
@@ -65,11 +66,17 @@ export class TinyVae {
   ) {}
 
   /**
-   * Milliseconds per latent cell of the last decode (null before the first): what a preview
-   * budget expects the next decode to cost. Small decodes overstate it (fixed overheads).
+   * What a decode of `cells` latent cells (n·h·w) is expected to cost, ms, for the preview budget:
+   * the latest decode of that size, else the largest size decoded so far scaled by cells (the
+   * decoder is convolutions only, so time follows the cell count once fixed overheads are small);
+   * null before any decode.
    */
-  get msPerCellEstimate(): number | null {
-    return this.lastMsPerCell;
+  estimateMs(cells: number): number | null {
+    const same = this.decodeMs.get(cells);
+    if (same !== undefined) return same;
+    let largest = 0;
+    for (const c of this.decodeMs.keys()) largest = Math.max(largest, c);
+    return largest === 0 ? null : ((this.decodeMs.get(largest) ?? 0) * cells) / largest;
   }
 
   /** Milliseconds inside ORT, decoder and encoder together. */
@@ -95,7 +102,7 @@ export class TinyVae {
     const out = await this.decoder.run({
       [this.decoder.inputs[0].name]: { type: 'float32', data: input, dims: [n, c, h, w] },
     });
-    this.lastMsPerCell = (performance.now() - started) / (n * h * w);
+    this.decodeMs.set(n * h * w, performance.now() - started);
     const sample = out.sample ?? Object.values(out)[0];
     const H = h * this.info.factor;
     const W = w * this.info.factor;

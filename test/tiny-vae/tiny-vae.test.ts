@@ -114,6 +114,25 @@ function editSafetensors(path: string, edit: (header: Record<string, unknown>) =
   writeFileSync(path, Buffer.concat([length, json, bytes.subarray(8 + n)]));
 }
 
+describe('tiny VAE decode prices (the preview budget)', kitTestOptions(), () => {
+  test('unknown before a decode; a measured size prices itself; a new size scales the largest measured', async () => {
+    const v = await TinyVae.load(kitPath('taesd-tiny'));
+    try {
+      assert.equal(v.estimateMs(16), null);
+      await v.decodeBatch(new Float32Array(4 * 2 * 2), 1, 2, 2);
+      await v.decodeBatch(new Float32Array(4 * 4 * 4), 1, 4, 4);
+      const at16 = v.estimateMs(16);
+      assert.ok(at16 !== null && at16 > 0);
+      // 2×2 and 4×4 are both measured: each is its own price, and 8×8 scales the 4×4 one by cells.
+      assert.notEqual(v.estimateMs(4), at16 / 4, 'the 2×2 decode is priced by its own time');
+      assert.equal(v.estimateMs(64), at16 * 4);
+      assert.equal(v.estimateMs(2 * 16), at16 * 2, 'n images count as n times the cells');
+    } finally {
+      await v.dispose();
+    }
+  });
+});
+
 describe('tiny VAE folders that are broken', kitTestOptions(), () => {
   let dir: string;
   before(() => {

@@ -11,6 +11,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
+import { WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
 
 interface Img2ImgResponse {
   images: string[];
@@ -47,6 +48,7 @@ const cornerMask = () => rawPng(64, 64, 1, (x, y) => [x >= 40 && x < 56 && y >= 
 // webuiapi's WebUIApi.img2img payload with its defaults (its b64_img sends data: URLs; mask only
 // when given; inpainting_fill 0 and inpaint_full_res True are its defaults, as A1111's).
 const webuiapi = (init: Buffer) => ({
+  ...WEBUIAPI_DEFAULTS,
   init_images: [dataUrl(init)],
   resize_mode: 0,
   denoising_strength: 0.7,
@@ -57,39 +59,10 @@ const webuiapi = (init: Buffer) => ({
   inpainting_mask_invert: 0,
   initial_noise_multiplier: 1,
   prompt: 'a house',
-  styles: [],
   seed: 21,
-  subseed: -1,
-  subseed_strength: 0,
-  seed_resize_from_h: 0,
-  seed_resize_from_w: 0,
-  sampler_name: 'Euler a',
-  sampler_index: 'Euler a',
-  batch_size: 1,
-  n_iter: 1,
   steps: 4,
-  cfg_scale: 7.0,
   image_cfg_scale: 1.5,
-  width: 64,
-  height: 64,
-  restore_faces: false,
-  tiling: false,
-  do_not_save_samples: false,
-  do_not_save_grid: false,
-  negative_prompt: '',
-  eta: 1.0,
-  s_churn: 0,
-  s_tmax: 0,
-  s_tmin: 0,
-  s_noise: 1,
-  override_settings: {},
-  override_settings_restore_afterwards: true,
-  script_args: [],
   include_init_images: false,
-  script_name: null,
-  send_images: true,
-  save_images: false,
-  alwayson_scripts: {},
 });
 
 /** The settings an /sdapi request and its /v1/images/edits twin share. */

@@ -7,6 +7,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
 import { kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
+import { WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
 
 interface Txt2ImgResponse {
   images: string[];
@@ -74,6 +75,7 @@ const openWebUi = {
 
 // webuiapi's WebUIApi.txt2img payload with its defaults (sampler 'Euler a', steps as given).
 const webuiapi = {
+  ...WEBUIAPI_DEFAULTS,
   enable_hr: false,
   hr_scale: 2,
   hr_upscaler: 'Latent',
@@ -84,37 +86,9 @@ const webuiapi = {
   firstphase_width: 0,
   firstphase_height: 0,
   prompt: 'a cat in a hat',
-  styles: [],
   seed: 7,
-  subseed: -1,
-  subseed_strength: 0.0,
-  seed_resize_from_h: 0,
-  seed_resize_from_w: 0,
-  batch_size: 1,
   n_iter: 2,
   steps: 3,
-  cfg_scale: 7.0,
-  width: 64,
-  height: 64,
-  restore_faces: false,
-  tiling: false,
-  do_not_save_samples: false,
-  do_not_save_grid: false,
-  negative_prompt: '',
-  eta: 1.0,
-  s_churn: 0,
-  s_tmax: 0,
-  s_tmin: 0,
-  s_noise: 1,
-  override_settings: {},
-  override_settings_restore_afterwards: true,
-  sampler_name: 'Euler a',
-  sampler_index: 'Euler a',
-  script_name: null,
-  script_args: [],
-  send_images: true,
-  save_images: false,
-  alwayson_scripts: {},
 };
 
 describe('POST /sdapi/v1/txt2img', kitTestOptions(), () => {

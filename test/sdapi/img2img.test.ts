@@ -11,7 +11,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
-import { WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
+import { sdapiCalls, WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
 
 interface Img2ImgResponse {
   images: string[];
@@ -70,19 +70,8 @@ const common = { prompt: 'a red boat', negative_prompt: 'fog', seed: 5, steps: 4
 
 describe('POST /sdapi/v1/img2img', kitTestOptions(), () => {
   let ts: TestServer;
-  const post = (url: string, payload: unknown) =>
-    ts.server.app.inject({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(payload),
-    });
-  const img2img = async (body: unknown): Promise<{ res: Img2ImgResponse; info: Info }> => {
-    const r = await post('/sdapi/v1/img2img', body);
-    assert.equal(r.statusCode, 200, r.body);
-    const res = r.json() as Img2ImgResponse;
-    return { res, info: JSON.parse(res.info) as Info };
-  };
+  const { post, ok } = sdapiCalls(() => ts);
+  const img2img = (body: unknown) => ok<Img2ImgResponse, Info>('/sdapi/v1/img2img', body);
   const decoded = (b64: string) => decodeImage(Buffer.from(b64, 'base64'));
   const pixels = async (b64: string) => Buffer.from((await decoded(b64)).data);
   const failing = async (body: unknown, status: number) => {

@@ -7,7 +7,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
 import { kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
-import { WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
+import { sdapiCalls, WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
 
 interface Txt2ImgResponse {
   images: string[];
@@ -93,19 +93,8 @@ const webuiapi = {
 
 describe('POST /sdapi/v1/txt2img', kitTestOptions(), () => {
   let ts: TestServer;
-  const post = (url: string, payload: unknown) =>
-    ts.server.app.inject({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(payload),
-    });
-  const txt2img = async (body: unknown): Promise<{ res: Txt2ImgResponse; info: Info }> => {
-    const r = await post('/sdapi/v1/txt2img', body);
-    assert.equal(r.statusCode, 200, r.body);
-    const res = r.json() as Txt2ImgResponse;
-    return { res, info: JSON.parse(res.info) as Info };
-  };
+  const { post, ok } = sdapiCalls(() => ts);
+  const txt2img = (body: unknown) => ok<Txt2ImgResponse, Info>('/sdapi/v1/txt2img', body);
   const pixels = async (b64: string) => Buffer.from((await decodeImage(Buffer.from(b64, 'base64'))).data);
 
   before(async () => {

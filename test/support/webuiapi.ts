@@ -1,6 +1,9 @@
 // What the `webuiapi` Python client sends with every txt2img and img2img call, at its defaults
 // (WebUIApi.txt2img / WebUIApi.img2img): the /sdapi tests start from these fields and add their
 // route's own.
+import assert from 'node:assert/strict';
+import type { TestServer } from './server.ts';
+
 export const WEBUIAPI_DEFAULTS = {
   styles: [],
   subseed: -1,
@@ -32,3 +35,21 @@ export const WEBUIAPI_DEFAULTS = {
   save_images: false,
   alwayson_scripts: {},
 };
+
+/** POSTs JSON to an /sdapi route of the test server; `ok` also wants a 200 and parses `info`. */
+export function sdapiCalls(server: () => TestServer) {
+  const post = (url: string, payload: unknown) =>
+    server().server.app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(payload),
+    });
+  const ok = async <Res extends { info: string }, Info>(url: string, body: unknown) => {
+    const r = await post(url, body);
+    assert.equal(r.statusCode, 200, r.body);
+    const res = r.json() as Res;
+    return { res, info: JSON.parse(res.info) as Info };
+  };
+  return { post, ok };
+}

@@ -11,13 +11,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
 import { kitPath, kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
-import { sdapiCalls, WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
-
-interface Img2ImgResponse {
-  images: string[];
-  parameters: Record<string, unknown>;
-  info: string;
-}
+import { type SdapiResponse, sdapiCalls, WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
 
 interface Info {
   seed: number;
@@ -71,7 +65,7 @@ const common = { prompt: 'a red boat', negative_prompt: 'fog', seed: 5, steps: 4
 describe('POST /sdapi/v1/img2img', kitTestOptions(), () => {
   let ts: TestServer;
   const { post, ok } = sdapiCalls(() => ts);
-  const img2img = (body: unknown) => ok<Img2ImgResponse, Info>('/sdapi/v1/img2img', body);
+  const img2img = (body: unknown) => ok<SdapiResponse, Info>('/sdapi/v1/img2img', body);
   const decoded = (b64: string) => decodeImage(Buffer.from(b64, 'base64'));
   const pixels = async (b64: string) => Buffer.from((await decoded(b64)).data);
   const failing = async (body: unknown, status: number) => {

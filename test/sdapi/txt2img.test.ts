@@ -7,13 +7,7 @@ import { decodeImage } from '../../src/output/encode.ts';
 import { readParameters } from '../../src/output/metadata.ts';
 import { kitTestOptions } from '../support/kit.ts';
 import { startTestServer, type TestServer, TINY } from '../support/server.ts';
-import { sdapiCalls, WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
-
-interface Txt2ImgResponse {
-  images: string[];
-  parameters: Record<string, unknown>;
-  info: string;
-}
+import { type SdapiResponse, sdapiCalls, WEBUIAPI_DEFAULTS } from '../support/webuiapi.ts';
 
 interface Info {
   seed: number;
@@ -94,7 +88,7 @@ const webuiapi = {
 describe('POST /sdapi/v1/txt2img', kitTestOptions(), () => {
   let ts: TestServer;
   const { post, ok } = sdapiCalls(() => ts);
-  const txt2img = (body: unknown) => ok<Txt2ImgResponse, Info>('/sdapi/v1/txt2img', body);
+  const txt2img = (body: unknown) => ok<SdapiResponse, Info>('/sdapi/v1/txt2img', body);
   const pixels = async (b64: string) => Buffer.from((await decodeImage(Buffer.from(b64, 'base64'))).data);
 
   before(async () => {

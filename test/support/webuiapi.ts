@@ -4,6 +4,13 @@
 import assert from 'node:assert/strict';
 import type { TestServer } from './server.ts';
 
+/** What /sdapi/v1/txt2img and /sdapi/v1/img2img answer: pictures, the request echoed, `info` as JSON text. */
+export interface SdapiResponse {
+  images: string[];
+  parameters: Record<string, unknown>;
+  info: string;
+}
+
 export const WEBUIAPI_DEFAULTS = {
   styles: [],
   subseed: -1,

@@ -9,6 +9,7 @@ import {
   isMidjourneyParams,
   MAX_STEPS,
   type MidjourneyParams,
+  type OutputParams,
 } from '../api/generation.ts';
 import type { ModelFolderInfo } from '../engine/model-folder.ts';
 import type { SamplerName } from '../engine/types.ts';
@@ -80,24 +81,33 @@ export function resolveGenerationParams(
     width,
     height,
     size: `${width}x${height}`,
-    response_format: req.response_format ?? 'url',
-    output_format: req.output_format ?? 'png',
-    output_compression: req.output_compression ?? null,
-    partial_images: req.partial_images ?? null,
-    user: req.user ?? null,
-    quality: req.quality ?? null,
-    background: req.background ?? null,
+    ...outputParams(req),
+  };
+}
+
+type OutputFields = Pick<
+  CheckedRequest,
+  'response_format' | 'output_format' | 'output_compression' | 'partial_images' | 'user'
+> &
+  Partial<Pick<CheckedRequest, 'quality' | 'background'>>;
+
+/** How a job's images come back, with the wire's defaults: the same for every model family. */
+function outputParams(fields: OutputFields): OutputParams {
+  return {
+    response_format: fields.response_format ?? 'url',
+    output_format: fields.output_format ?? 'png',
+    output_compression: fields.output_compression ?? null,
+    partial_images: fields.partial_images ?? null,
+    user: fields.user ?? null,
+    quality: fields.quality ?? null,
+    background: fields.background ?? null,
   };
 }
 
 /** A Midjourney job's parameters from the wire fields it shares with every generation. */
 export function midjourneyParams(
   model: string,
-  fields: Pick<
-    CheckedRequest,
-    'stream' | 'response_format' | 'output_format' | 'output_compression' | 'partial_images' | 'user'
-  > &
-    Partial<Pick<CheckedRequest, 'quality' | 'background'>>,
+  fields: OutputFields & Pick<CheckedRequest, 'stream'>,
   what: { prompt: string | null; action: string; parent: string | null },
 ): MidjourneyParams {
   return {
@@ -109,13 +119,7 @@ export function midjourneyParams(
     n: 1,
     stream: fields.stream ?? false,
     size: 'auto',
-    response_format: fields.response_format ?? 'url',
-    output_format: fields.output_format ?? 'png',
-    output_compression: fields.output_compression ?? null,
-    partial_images: fields.partial_images ?? null,
-    user: fields.user ?? null,
-    quality: fields.quality ?? null,
-    background: fields.background ?? null,
+    ...outputParams(fields),
   };
 }
 
